@@ -1,0 +1,143 @@
+"""Config -> everything a solve needs: problem, network, point sets, objective, reference.
+
+Everything here happens before a run folder exists, so a bad problem (unknown
+part, wrong field, residual of the wrong shape, NaN at initialisation) fails
+with one clear line and nothing written.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+import torch
+
+from .config import Config, ConfigError
+from .conditions import Condition
+from .loss import Objective, TermGroup
+from .metrics import ReferenceSet, reference_set
+from .nets import MLP, Constrained
+from .operators import AutogradEngine
+from .pdes import resolve
+from .problem import Problem
+
+
+class ProblemError(ValueError):
+    """A problem definition that cannot be solved as written (names the problem and the term)."""
+
+
+@dataclass
+class Setup:
+    config: Config
+    problem: Problem
+    model: torch.nn.Module
+    objective: Objective
+    reference: Optional[ReferenceSet]
+    device: torch.device
+    rng: np.random.Generator
+
+
+def resolve_device(name: str) -> torch.device:
+    """`auto` -> CUDA when present, else CPU; an unavailable CUDA is a config error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"device: {name!r} requested but CUDA is not available (use 'auto' or 'cpu')")
+    return torch.device(name)
+
+
+def make_problem(config: Config) -> Problem:
+    """Instantiate the configured problem class with the configured parameters."""
+    try:
+        cls = resolve(config.problem.name)
+    except ValueError as err:
+        raise ConfigError(f"problem.name: {err}") from None
+    try:
+        return cls(config.problem.parameters)
+    except KeyError as err:
+        raise ConfigError(f"problem.parameters: {err.args[0]}") from None
+
+
+def make_model(config: Config, problem: Problem, domain) -> torch.nn.Module:
+    """The network of `[model]`, wrapped in the problem's output transform when asked."""
+    m = config.model
+    generator = torch.Generator().manual_seed(config.seed)
+    net = MLP(len(problem.coords), len(problem.fields), m.width, m.depth, m.activation, domain.lower,
+              domain.upper, m.fourier_features, m.fourier_scale, generator)
+    if not m.hard_constraints:
+        return net
+    if not problem.has("output_transform"):
+        raise ConfigError(f"model.hard_constraints: {type(problem).__name__} defines no output_transform")
+    return Constrained(net, problem.output_transform, problem.coords, problem.fields)
+
+
+def _condition_group(cond: Condition, problem: Problem, domain, n: int, sampler: str) -> TermGroup:
+    def residuals(d, batch):
+        return {cond.name: cond.residual(d, batch, problem.coords, problem.fields)}
+
+    return TermGroup(sample=lambda rng: cond.sample(domain, n, sampler, rng),
+                     derivatives=cond.derivatives(problem.coords, problem.fields), residuals=residuals,
+                     owner=f"condition {cond.name!r}", resample=cond.points_key is not None)
+
+
+def make_groups(config: Config, problem: Problem, domain) -> list[TermGroup]:
+    """The PDE terms on interior points, then one group per condition not imposed exactly."""
+    p = config.points
+    groups = [TermGroup(sample=lambda rng: {"points": domain.sample_interior(p.interior, p.sampler, rng)},
+                        derivatives=tuple(problem.derivatives), residuals=lambda d, batch: problem.residuals(d),
+                        owner=type(problem).__name__)]
+    skip = problem.hard_constrained if config.model.hard_constraints else ()
+    for cond in problem.conditions():
+        try:
+            cond.check(domain, problem.coords, problem.fields)
+        except ValueError as err:
+            raise ProblemError(f"{type(problem).__name__}: {err}") from None
+        if cond.name not in skip:
+            n = getattr(p, cond.points_key) if cond.points_key else 0
+            groups.append(_condition_group(cond, problem, domain, n, p.sampler))
+    return groups
+
+
+def check_terms(objective: Objective, problem: Problem, config: Config) -> None:
+    """Evaluate every term once: shapes, names, weights and finiteness, before any training."""
+    name, seen = type(problem).__name__, []
+    for g in objective.groups:
+        n = len(g.arrays["points"])
+        try:
+            d = objective.engine(objective.model, g.batch["points"], problem.coords, problem.fields,
+                                 g.derivatives, g.owner)
+            residuals = g.residuals(d, g.batch)
+        except (AttributeError, KeyError, ValueError, RuntimeError, TypeError) as err:
+            raise ProblemError(f"{name}: evaluating the residuals of {g.owner} failed: {err}") from None
+        for term, r in residuals.items():
+            if term in seen:
+                raise ProblemError(f"{name}: two loss terms are named {term!r}")
+            if not torch.is_tensor(r) or r.shape[0] != n or r.dim() > 2:
+                shape = tuple(r.shape) if torch.is_tensor(r) else type(r).__name__
+                raise ProblemError(f"{name}: residual {term!r} has shape {shape}, expected ({n},) or ({n}, k)")
+            if not torch.isfinite(r).all():
+                raise ProblemError(f"{name}: residual {term!r} is not finite at initialisation")
+            seen.append(term)
+    for term in config.loss.weights:
+        if term not in seen:
+            raise ConfigError(f"loss.weights.{term}: no such loss term (terms: {', '.join(seen)})")
+
+
+def build(config: Config) -> Setup:
+    """Everything the trainer needs, checked, on the configured device (float64 until a phase casts)."""
+    device = resolve_device(config.device)
+    problem = make_problem(config)
+    domain = problem.domain()
+    if domain.dim != len(problem.coords):
+        raise ProblemError(f"{type(problem).__name__}: domain has {domain.dim} dimensions "
+                           f"but coords are {problem.coords}")
+    model = make_model(config, problem, domain).to(device)
+    objective = Objective(model, make_groups(config, problem, domain), problem.coords, problem.fields,
+                          config.loss.weights, AutogradEngine())
+    rng = np.random.default_rng(config.seed)
+    objective.sample(rng)
+    problem.to(device, torch.float64)
+    objective.to(device, torch.float64)
+    check_terms(objective, problem, config)
+    reference = reference_set(problem, domain, config.points.evaluation) if problem.has("reference") else None
+    return Setup(config, problem, model, objective, reference, device, rng)

@@ -1,0 +1,256 @@
+"""TOML -> validated, frozen `Config`, with `--set key.path=value` overrides.
+
+Validation happens once, here: unknown keys are errors, every error names its
+key path (`phases[1].iterations: must be > 0, got -5`), and nothing deeper
+re-checks or reads raw dicts.
+"""
+from __future__ import annotations
+
+import math
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal, Optional, Union
+
+import tomli_w
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .optim import PHASES
+
+
+class ConfigError(ValueError):
+    """A bad configuration: the message is one line naming the file, key path and value."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+
+
+class ParameterSpec(_Section):
+    """A PDE parameter as a table: initial value, optional box bounds, trainable or not."""
+
+    init: float
+    bounds: Optional[list[float]] = Field(None, min_length=2, max_length=2)
+    trainable: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_number(cls, value: Any) -> Any:
+        """`nu = 0.01` is shorthand for `nu = {init = 0.01}`."""
+        return {"init": value} if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+
+    @model_validator(mode="after")
+    def _check_bounds(self) -> "ParameterSpec":
+        if self.bounds is not None:
+            low, high = self.bounds
+            if low > high:
+                raise ValueError(f"bounds must have low <= high, got [{low}, {high}]")
+            if not low <= self.init <= high:
+                raise ValueError(f"init {self.init} lies outside bounds [{low}, {high}]")
+        return self
+
+
+class ProblemSection(_Section):
+    name: str = Field(description='a shipped case, "path/to/file.py:Class" or "module:Class"')
+    parameters: dict[str, ParameterSpec] = {}
+
+
+class PointsSection(_Section):
+    interior: int = Field(10000, gt=0)
+    boundary: int = Field(200, gt=0)
+    initial: int = Field(200, gt=0)
+    sampler: Literal["sobol", "lhs", "uniform"] = "sobol"
+    evaluation: int = Field(10000, gt=0, description="fixed grid for the reference error")
+
+
+class ModelSection(_Section):
+    width: int = Field(20, gt=0)
+    depth: int = Field(4, gt=0, description="number of hidden layers")
+    activation: Literal["tanh", "sin", "gelu", "silu"] = "tanh"
+    fourier_features: int = Field(0, ge=0, description="random Fourier features (0: none)")
+    fourier_scale: float = Field(1.0, gt=0)
+    hard_constraints: bool = Field(False, description="impose the problem's exact conditions by an output transform")
+
+
+class LossSection(_Section):
+    weights: dict[str, Annotated[float, Field(ge=0)]] = {}
+
+
+class OutputSection(_Section):
+    dir: str = "runs"
+    log_every: int = Field(100, gt=0)
+
+
+PhaseConfig = Annotated[Union[tuple(cls.Options for cls in PHASES.values())], Field(discriminator="optimizer")]
+
+
+class Config(_Section):
+    seed: int = Field(0, ge=0)
+    device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$")
+    dtype: Literal["float32", "float64"] = "float32"
+    problem: ProblemSection
+    points: PointsSection = PointsSection()
+    model: ModelSection = ModelSection()
+    phases: list[PhaseConfig] = Field(min_length=1)
+    loss: LossSection = LossSection()
+    output: OutputSection = OutputSection()
+
+    def to_toml(self) -> str:
+        """The resolved configuration (defaults filled in) as TOML."""
+        return tomli_w.dumps(self.model_dump(exclude_none=True))
+
+
+def load(source: Union[str, Path, dict], overrides: tuple[str, ...] = ()) -> Config:
+    """Read a TOML file (or take a dict), apply `key.path=value` overrides, validate."""
+    where = str(source) if not isinstance(source, dict) else "<config>"
+    raw = _read(Path(source)) if not isinstance(source, dict) else dict(source)
+    for item in overrides:
+        apply_override(raw, item)
+    if not isinstance(source, dict):
+        _anchor_problem_path(raw, Path(source).parent)
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as err:
+        raise ConfigError(f"{where}: {describe(err.errors()[0])}") from None
+
+
+def _read(path: Path) -> dict:
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a directory, expected a TOML file") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{path}: invalid TOML: {err}") from None
+
+
+def _anchor_problem_path(raw: dict, base: Path) -> None:
+    """Make a relative `file.py:Class` problem path relative to the TOML file's folder."""
+    name = raw.get("problem", {}).get("name") if isinstance(raw.get("problem"), dict) else None
+    if isinstance(name, str) and ".py:" in name:
+        file, cls = name.rsplit(":", 1)
+        if not Path(file).is_absolute():
+            raw["problem"]["name"] = f"{(base / file).resolve()}:{cls}"
+
+
+_STEP = re.compile(r"([A-Za-z_][\w-]*)((?:\[\d+\])*)")
+
+
+def _split(path: str) -> list[Union[str, int]]:
+    """`phases[0].lr` -> ["phases", 0, "lr"]; a malformed path raises ConfigError."""
+    keys: list[Union[str, int]] = []
+    for part in path.split("."):
+        m = _STEP.fullmatch(part)
+        if not m:
+            raise ConfigError(f"--set {path}: malformed key path (expected e.g. phases[0].lr)")
+        keys.append(m.group(1))
+        keys += [int(i) for i in re.findall(r"\[(\d+)\]", m.group(2))]
+    return keys
+
+
+def _parse_value(text: str) -> Any:
+    """A TOML value (`1e-3`, `true`, `[1, 2]`, `"a"`); a bare word stays a string."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def apply_override(raw: dict, item: str) -> None:
+    """Apply one `key.path=value` override to the raw TOML dict, in place."""
+    if "=" not in item:
+        raise ConfigError(f"--set {item}: expected key.path=value")
+    path, text = (s.strip() for s in item.split("=", 1))
+    keys = _split(path)
+    node: Any = raw
+    for i, key in enumerate(keys[:-1]):
+        nxt = {} if isinstance(keys[i + 1], str) else []
+        node = _child(node, key, nxt, path)
+    last = keys[-1]
+    if isinstance(last, int):
+        _check_index(node, last, path)
+    elif not isinstance(node, dict):
+        raise ConfigError(f"--set {path}: {_render(keys[:-1])} is not a table")
+    node[last] = _parse_value(text)
+
+
+def _child(node: Any, key: Union[str, int], default: Any, path: str) -> Any:
+    if isinstance(key, int):
+        _check_index(node, key, path)
+        return node[key]
+    if not isinstance(node, dict):
+        raise ConfigError(f"--set {path}: cannot index a {type(node).__name__} with '{key}'")
+    return node.setdefault(key, default)
+
+
+def _check_index(node: Any, index: int, path: str) -> None:
+    if not isinstance(node, list) or index >= len(node):
+        size = len(node) if isinstance(node, list) else 0
+        raise ConfigError(f"--set {path}: index {index} out of range (the list has {size} entries)")
+
+
+def _render(loc: tuple | list) -> str:
+    """("phases", 1, "lr") -> "phases[1].lr"."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "<top level>"
+
+
+def _clean_loc(loc: tuple) -> tuple:
+    """Drop the optimizer tag pydantic puts in a phase's path: ("phases", 1, "adam", "lr") -> ("phases", 1, "lr")."""
+    return loc[:2] + loc[3:] if len(loc) > 2 and loc[0] == "phases" else loc
+
+
+def describe(error: dict) -> str:
+    """One pydantic error -> `key.path: what was expected, got VALUE`."""
+    loc = _clean_loc(error["loc"])
+    kind, ctx, value = error["type"], error.get("ctx", {}), error.get("input")
+    if kind == "extra_forbidden":
+        return f"{_render(loc)}: unknown key"
+    if kind == "missing":
+        return f"{_render(loc)}: required key is missing"
+    if kind == "union_tag_invalid":
+        return f"{_render(loc)}.optimizer: unknown optimizer {ctx.get('tag')!r} (valid: {ctx.get('expected_tags')})"
+    if kind == "value_error":
+        return f"{_render(loc)}: {ctx.get('error', error['msg'])}"
+    if kind in ("model_type", "dict_type") and loc[:2] == ("problem", "parameters"):
+        return f"{_render(loc)}: must be a number or a table {{init, bounds, trainable}}, got {_show(value)}"
+    if kind == "union_tag_not_found":
+        return f"{_render(loc)}: a phase needs an 'optimizer' key (valid: {', '.join(PHASES)})"
+    return f"{_render(loc)}: {_expected(kind, ctx, error['msg'])}, got {_show(value)}"
+
+
+def _expected(kind: str, ctx: dict, msg: str) -> str:
+    bounds = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "less_than_equal": "<="}
+    if kind in bounds:
+        op = next(k for k in ("gt", "ge", "lt", "le") if k in ctx)
+        return f"must be {bounds[kind]} {ctx[op]}"
+    if kind in ("int_type", "int_parsing", "int_from_float"):
+        return "must be an integer"
+    if kind in ("float_type", "float_parsing"):
+        return "must be a number"
+    if kind == "finite_number":
+        return "must be a finite number"
+    if kind == "bool_type":
+        return "must be true or false"
+    if kind == "string_type":
+        return "must be a string"
+    if kind in ("model_type", "dict_type"):
+        return "must be a table"
+    if kind == "list_type":
+        return "must be a list"
+    if kind == "literal_error":
+        return f"must be one of {ctx.get('expected')}"
+    if kind == "string_pattern_mismatch":
+        return "must be 'auto', 'cpu', 'cuda' or 'cuda:N'"
+    return msg[0].lower() + msg[1:] if msg else kind
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

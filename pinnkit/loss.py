@@ -1,0 +1,76 @@
+"""The objective: every named term at its points, as a residual vector and as a loss.
+
+Term k with residual entries r_k (N_k of them) and weight w_k enters the stacked
+residual vector as sqrt(w_k / N_k) r_k, so that loss = ||r||^2 = sum_k w_k mean(r_k^2).
+Least-squares optimizers use `residual_vector()`; the others use `loss()`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+import torch
+
+from .operators import Derivatives
+
+ResidualFn = Callable[[Derivatives, Mapping[str, torch.Tensor]], dict[str, torch.Tensor]]
+
+
+@dataclass
+class TermGroup:
+    """Terms evaluated at one point set with one derivative pass (the PDE terms, or one condition)."""
+
+    sample: Callable[[np.random.Generator], dict[str, np.ndarray]]
+    derivatives: tuple[str, ...]
+    residuals: ResidualFn
+    owner: str  # who declares the derivatives, for error messages
+    resample: bool = True
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)  # float64 master copy of the points
+    batch: dict[str, torch.Tensor] = field(default_factory=dict)  # the same on device, in the working dtype
+
+
+class Objective:
+    """Evaluates the named residual terms of a problem for a model."""
+
+    def __init__(self, model: torch.nn.Module, groups: Sequence[TermGroup], coords: Sequence[str],
+                 fields: Sequence[str], weights: Mapping[str, float], engine: Callable[..., Derivatives]):
+        self.model, self.groups, self.engine = model, list(groups), engine
+        self.coords, self.fields = tuple(coords), tuple(fields)
+        self.weights = dict(weights)
+
+    def sample(self, rng: np.random.Generator, only_resampled: bool = False) -> None:
+        """Draw the point sets (all, or only those that may be resampled) as float64 arrays."""
+        for g in self.groups:
+            if not (only_resampled and not g.resample):
+                g.arrays = g.sample(rng)
+                g.batch = {}
+
+    def to(self, device: torch.device, dtype: torch.dtype) -> None:
+        """Put every point set on `device` in `dtype` (from the float64 master copy)."""
+        for g in self.groups:
+            g.batch = {k: torch.as_tensor(v).to(device, dtype) for k, v in g.arrays.items()}
+
+    def terms(self) -> dict[str, torch.Tensor]:
+        """Term name -> residual entries, flattened to (N_k,)."""
+        out: dict[str, torch.Tensor] = {}
+        for g in self.groups:
+            d = self.engine(self.model, g.batch["points"], self.coords, self.fields, g.derivatives, g.owner)
+            for name, r in g.residuals(d, g.batch).items():
+                out[name] = r.reshape(-1)
+        return out
+
+    def residual_vector(self) -> tuple[torch.Tensor, dict[str, slice]]:
+        """The stacked, scaled residual vector r and which slice of it is which term."""
+        pieces, slices, offset = [], {}, 0
+        for name, r in self.terms().items():
+            pieces.append(r * (self.weights.get(name, 1.0) / r.numel()) ** 0.5)
+            slices[name] = slice(offset, offset + r.numel())
+            offset += r.numel()
+        return torch.cat(pieces), slices
+
+    def loss(self) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The scalar loss sum_k w_k mean(r_k^2), and each term's mean square (unweighted)."""
+        terms = {name: r.square().mean() for name, r in self.terms().items()}
+        total = sum(self.weights.get(name, 1.0) * value for name, value in terms.items())
+        return total, terms

@@ -1,0 +1,104 @@
+"""Derivatives of network outputs with respect to coordinates, computed once per forward pass.
+
+A derivative is named like on paper: `u_x`, `u_xx`, `v_xy`, `p_t` (field, underscore,
+one coordinate name per differentiation). An engine takes the model, an `(N, d)`
+point tensor and the names a residual needs, and returns a `Derivatives` record
+holding the coordinates, the fields and exactly those derivatives. Shared
+lower-order derivatives are computed once and reused (`u_x` for `u_xx`); nothing
+is cached beyond the call, so there is nothing to clear between passes.
+"""
+from __future__ import annotations
+
+from typing import Callable, Iterable, Mapping, Sequence
+
+import torch
+
+Key = tuple[int, tuple[int, ...]]  # (field index, coordinate indices differentiated in order)
+
+
+class Derivatives:
+    """Coordinates, fields and derivatives at a batch of points, by name: `d.x`, `d.u`, `d.u_xx`."""
+
+    def __init__(self, values: Mapping[str, torch.Tensor], owner: str = "problem"):
+        self._values = dict(values)
+        self._owner = owner
+
+    def __getattr__(self, name: str) -> torch.Tensor:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        try:
+            return self._values[name]
+        except KeyError:
+            known = ", ".join(self._values)
+            raise AttributeError(f"'{name}' is not available here: declare it in {self._owner}.derivatives "
+                                 f"(available: {known})") from None
+
+    def __getitem__(self, name: str) -> torch.Tensor:
+        return getattr(self, name)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._values
+
+    def names(self) -> tuple[str, ...]:
+        return tuple(self._values)
+
+
+def parse(name: str, coords: Sequence[str], fields: Sequence[str]) -> Key:
+    """`u_xy` -> (index of u, (index of x, index of y)); unknown names raise ValueError."""
+    field, _, suffix = name.partition("_")
+    if field not in fields or not suffix:
+        raise ValueError(f"derivative {name!r}: expected FIELD_COORDS with a field from {tuple(fields)} "
+                         f"and coordinates from {tuple(coords)}, e.g. '{fields[0]}_{coords[0]}'")
+    order, rest = [], suffix
+    by_length = sorted(coords, key=len, reverse=True)
+    while rest:
+        coord = next((c for c in by_length if rest.startswith(c)), None)
+        if coord is None:
+            raise ValueError(f"derivative {name!r}: {rest!r} does not start with a coordinate of {tuple(coords)}")
+        order.append(coords.index(coord))
+        rest = rest[len(coord):]
+    return fields.index(field), tuple(order)
+
+
+def gradient(y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """dy/dx for each row: y (N,) depending row-wise on x (N, d) -> (N, d), differentiable again."""
+    (g,) = torch.autograd.grad(y, x, torch.ones_like(y), create_graph=True, materialize_grads=True)
+    return g
+
+
+class AutogradEngine:
+    """Nested `torch.autograd.grad`: works for any network, one backward pass per distinct parent."""
+
+    def __call__(self, model: Callable[[torch.Tensor], torch.Tensor], points: torch.Tensor,
+                 coords: Sequence[str], fields: Sequence[str], wanted: Iterable[str],
+                 owner: str = "problem") -> Derivatives:
+        x = points.detach().requires_grad_(True)
+        out = model(x)
+        known: dict[Key, torch.Tensor] = {(i, ()): out[:, i] for i in range(len(fields))}
+        values = {c: x[:, j] for j, c in enumerate(coords)}
+        values.update({f: out[:, i] for i, f in enumerate(fields)})
+        for name in wanted:
+            values[name] = self._derivative(parse(name, coords, fields), x, known)
+        return Derivatives(values, owner)
+
+    def _derivative(self, key: Key, x: torch.Tensor, known: dict[Key, torch.Tensor]) -> torch.Tensor:
+        if key not in known:
+            field, order = key
+            parent = self._derivative((field, order[:-1]), x, known)
+            g = gradient(parent, x)
+            for j in range(x.shape[1]):
+                known[(field, order[:-1] + (j,))] = g[:, j]
+        return known[key]
+
+
+ENGINES = {"autograd": AutogradEngine}
+
+
+def laplacian(d: Derivatives, field: str, coords: Sequence[str]) -> torch.Tensor:
+    """sum_i d2 field / d coord_i^2 (the second derivatives must be declared)."""
+    return sum(d[f"{field}_{c}{c}"] for c in coords)
+
+
+def divergence(d: Derivatives, fields: Sequence[str], coords: Sequence[str]) -> torch.Tensor:
+    """sum_i d field_i / d coord_i (the first derivatives must be declared)."""
+    return sum(d[f"{f}_{c}"] for f, c in zip(fields, coords))

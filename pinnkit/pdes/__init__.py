@@ -1,0 +1,52 @@
+"""The shipped PDE problems by case name, and how a config's `problem.name` finds its class.
+
+`name` is a shipped case (a key of `PROBLEMS`), a file `path/to/file.py:Class`,
+or an importable `package.module:Class`.
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from pathlib import Path
+
+from ..problem import Problem
+from .burgers import Burgers
+
+PROBLEMS: dict[str, type[Problem]] = {
+    "burgers": Burgers,
+}
+
+
+def resolve(name: str) -> type[Problem]:
+    """The Problem class a config names; ValueError with the valid choices otherwise."""
+    if ":" not in name:
+        if name not in PROBLEMS:
+            raise ValueError(f"unknown problem {name!r} (shipped: {', '.join(PROBLEMS)}; "
+                             "or 'file.py:Class', 'module:Class')")
+        return PROBLEMS[name]
+    where, cls_name = name.rsplit(":", 1)
+    module = _load_file(where) if where.endswith(".py") else _import(where)
+    cls = getattr(module, cls_name, None)
+    if not (isinstance(cls, type) and issubclass(cls, Problem)):
+        raise ValueError(f"{where} has no Problem subclass named {cls_name!r}")
+    return cls
+
+
+def _import(module: str):
+    try:
+        return importlib.import_module(module)
+    except ImportError as err:
+        raise ValueError(f"cannot import module {module!r}: {err}") from None
+
+
+def _load_file(path: str):
+    file = Path(path)
+    if not file.is_file():
+        raise ValueError(f"problem file {path} does not exist")
+    spec = importlib.util.spec_from_file_location(f"pinnkit_user_{file.stem}", file)
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as err:  # a user's file: report its error in one line
+        raise ValueError(f"error importing {path}: {type(err).__name__}: {err}") from None
+    return module

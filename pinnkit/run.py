@@ -1,0 +1,144 @@
+"""The run folder: written file by file (each atomically), read back by `load`.
+
+    config.toml   the resolved configuration, written first
+    history.csv   one row per logged iteration, appended as training goes
+    model.pt      network state dict and PDE parameters (loads with weights_only=True)
+    summary.json  status, final losses, errors, per-phase results; written last
+
+`load(run_dir).predict(points)` evaluates the trained solution anywhere.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any, Mapping, Optional, Union
+
+import numpy as np
+import torch
+
+from .build import make_model, make_problem
+from .config import Config, ConfigError, load as load_config
+
+FILES = ("config.toml", "history.csv", "model.pt", "summary.json")
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write to a temporary file, fsync, then rename: readers see the old file or the whole new one."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def case_name(problem_name: str) -> str:
+    """`burgers` -> `burgers`; `path/heat.py:Heat` -> `heat`."""
+    return problem_name.rsplit(":", 1)[-1].rsplit(".", 1)[-1].lower()
+
+
+def new_run_dir(config: Config, out: Optional[Union[str, Path]] = None) -> Path:
+    """Create the run folder: `out` if given (it must be new or empty), else `<output.dir>/<case>-<time>`."""
+    if out is not None:
+        path = Path(out)
+        if path.exists() and (not path.is_dir() or any(path.iterdir())):
+            raise ConfigError(f"--out {path}: exists and is not an empty folder")
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    base = Path(config.output.dir) / f"{case_name(config.problem.name)}-{stamp}"
+    path, k = base, 1
+    while True:
+        try:
+            path.mkdir(parents=True)
+            return path
+        except FileExistsError:
+            k += 1
+            path = base.with_name(f"{base.name}-{k}")
+
+
+class RunWriter:
+    """Writes one run folder as a solve goes; every file it completes is complete on disk."""
+
+    def __init__(self, path: Path, config: Config):
+        self.path = path
+        self.columns: Optional[list[str]] = None
+        write_atomic(path / "config.toml", config.to_toml().encode())
+
+    def history(self, row: Mapping[str, Any]) -> None:
+        """Append one history row (the first row fixes the columns)."""
+        new = self.columns is None
+        if new:
+            self.columns = list(row)
+        with open(self.path / "history.csv", "a", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=self.columns, restval="")
+            if new:
+                writer.writeheader()
+            writer.writerow(row)
+
+    def model(self, model: torch.nn.Module, parameters: Mapping[str, torch.Tensor], meta: Mapping[str, Any]) -> None:
+        state = {"model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+                 "parameters": {k: v.detach().cpu() for k, v in parameters.items()},
+                 "meta": dict(meta)}
+        tmp = self.path / ".model.pt.tmp"
+        torch.save(state, tmp)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, self.path / "model.pt")
+
+    def summary(self, summary: Mapping[str, Any]) -> None:
+        write_atomic(self.path / "summary.json", (json.dumps(summary, indent=2) + "\n").encode())
+
+
+class Solution:
+    """A trained run: `predict` evaluates its fields at any points."""
+
+    def __init__(self, path: Path, config: Config, problem, model: torch.nn.Module):
+        self.path, self.config, self.problem, self.model = path, config, problem, model
+
+    @property
+    def coords(self) -> tuple[str, ...]:
+        return self.problem.coords
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        return self.problem.fields
+
+    @property
+    def summary(self) -> dict:
+        return json.loads((self.path / "summary.json").read_text())
+
+    @torch.no_grad()
+    def predict(self, points: np.ndarray) -> dict[str, np.ndarray]:
+        """Fields at `(N, d)` points in coordinate order (`self.coords`): field name -> `(N,)` array."""
+        x = np.asarray(points, dtype=np.float64)
+        if x.ndim != 2 or x.shape[1] != len(self.coords):
+            raise ValueError(f"points must have shape (N, {len(self.coords)}) in the order {self.coords}, "
+                             f"got {x.shape}")
+        p = next(self.model.parameters())
+        out = self.model(torch.as_tensor(x).to(p.device, p.dtype)).double().cpu().numpy()
+        return {f: out[:, i] for i, f in enumerate(self.fields)}
+
+
+def load(run_dir: Union[str, Path], device: str = "cpu") -> Solution:
+    """Rebuild a trained run from its folder (`config.toml` + `model.pt`)."""
+    path = Path(run_dir)
+    for name in ("config.toml", "model.pt"):
+        if not (path / name).is_file():
+            raise FileNotFoundError(f"{path}: not a complete run folder ({name} is missing)")
+    config = load_config(path / "config.toml")
+    try:
+        state = torch.load(path / "model.pt", map_location=device, weights_only=True)
+        problem = make_problem(config)
+        model = make_model(config, problem, problem.domain())
+        dtype = state["model"][next(iter(state["model"]))].dtype
+        model.to(device, dtype).load_state_dict(state["model"])
+        for name, value in state["parameters"].items():
+            problem.values[name] = value.to(torch.float64)
+    except (RuntimeError, KeyError, StopIteration, EOFError, ValueError) as err:
+        raise ValueError(f"{path / 'model.pt'}: cannot be loaded ({type(err).__name__}: {err})") from None
+    model.eval()
+    return Solution(path, config, problem, model)
