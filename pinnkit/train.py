@@ -31,7 +31,7 @@ class Trainer:
         self.setup, self.writer, self.quiet = setup, writer, quiet
         self.results: list[PhaseResult] = []
         self.step = 0  # iterations done in earlier phases
-        self.last_row: dict[str, Any] = {}
+        self.last: dict[str, dict[str, float]] = {"loss": {}, "rel_l2": {}}  # at the last history row
         self.snapshot: Optional[dict] = None
         self.start = time.perf_counter()
 
@@ -62,7 +62,7 @@ class Trainer:
         groups = [{"params": list(self.setup.model.parameters())}]
         for name, value in problem.trainable.items():
             low, high = problem.bounds.get(name, (None, None))
-            groups.append({"params": [value], "lower": low, "upper": high, "name": name})
+            groups.append({"params": [value], "lower": low, "upper": high, "name": name, "weight_decay": 0.0})
         return groups
 
     def _phase(self, index: int, options: PhaseOptions) -> PhaseResult:
@@ -102,14 +102,13 @@ class Trainer:
         with torch.enable_grad():
             total, terms = s.objective.loss()
         errors = s.reference.errors(s.model, s.problem.fields) if s.reference is not None else {}
+        losses = {"loss": float(total.detach()), **{name: float(v.detach()) for name, v in terms.items()}}
+        self.last = {"loss": losses, "rel_l2": {f: float(e) for f, e in errors.items()}}
         row = {"phase": index, "optimizer": optimizer, "iteration": k, "step": self.step + k,
-               "evaluations": evaluations, "time": round(time.perf_counter() - self.start, 4),
-               "loss": float(total.detach())}
-        row.update({name: float(v.detach()) for name, v in terms.items()})
-        row.update({f"rel_l2_{f}": float(e) for f, e in errors.items()})
+               "evaluations": evaluations, "time": round(time.perf_counter() - self.start, 4), **losses}
+        row.update({f"rel_l2_{f}": e for f, e in self.last["rel_l2"].items()})
         row.update({name: float(v.detach()) for name, v in s.problem.trainable.items()})
         self.writer.history(row)
-        self.last_row = row
         if not math.isfinite(row["loss"]):
             return "diverged"
         self.snapshot = {"model": {k: v.detach().clone() for k, v in s.model.state_dict().items()},
@@ -128,15 +127,13 @@ class Trainer:
             self.setup.problem.values[name].copy_(value)
 
     def _summary(self, status: str, message: str) -> dict[str, Any]:
-        s, row = self.setup, self.last_row
-        terms = [t for t in row if t not in ("phase", "optimizer", "iteration", "step", "evaluations", "time")
-                 and not t.startswith("rel_l2_") and t not in s.problem.values]
+        s = self.setup
         return {
             "status": status,
             "message": message,
             "problem": s.config.problem.name,
-            "loss": {t: row[t] for t in terms},
-            "rel_l2": {k[len("rel_l2_"):]: v for k, v in row.items() if k.startswith("rel_l2_")},
+            "loss": self.last["loss"],
+            "rel_l2": self.last["rel_l2"],
             "parameters": s.problem.parameter_values(),
             "phases": [r.as_dict() for r in self.results],
             "iterations": self.step,
