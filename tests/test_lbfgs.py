@@ -9,6 +9,7 @@ import pytest
 import scipy.optimize
 import torch
 
+import pinnkit
 from pinnkit.optim import LBFGS, Monitor
 from pinnkit.optim.lbfgs import LBFGSOptions, LBFGSPhase
 
@@ -177,9 +178,48 @@ def test_non_finite_trial_shrinks_the_step(search):
     assert x.item() == pytest.approx(best.x, abs=1e-6)
 
 
+@pytest.mark.parametrize("search", SEARCHES)
+def test_no_possible_decrease_stops_in_place(search):
+    """A loss that is flat although its gradient is 5: no trial can decrease it, so the phase stops in place.
+
+    Strong Wolfe ends with "no decrease"; backtracking shrinks the step until the Armijo bound rounds to the
+    loss itself, accepts a step of a few ulps, and stops on its zero relative change (as SciPy would).
+    """
+    x = torch.ones(1, dtype=torch.float64, requires_grad=True)
+    options = LBFGSOptions(optimizer="lbfgs", iterations=500, line_search=search, check_every=1)
+    result = LBFGSPhase(options).run([{"params": [x]}], lambda: (5 * (x - x.detach()) + 1).sum(), monitor(options))
+    expected = "no decrease" if search == "strong_wolfe" else "relative loss change"
+    assert result.status == "converged" and result.message.startswith(expected)
+    assert x.item() == pytest.approx(1.0, abs=1e-11) and result.iterations < 200
+
+
+def test_host_reads_backtracking_none_strong_wolfe_one_per_trial(monkeypatch):
+    """On a GPU every read of a tensor value by the host is a sync; count them on the CPU."""
+    reads, evaluations = [], []
+    tolist = torch.Tensor.tolist
+    monkeypatch.setattr(torch.Tensor, "tolist", lambda self: reads.append(1) or tolist(self))
+    for name in ("item", "__bool__", "__float__", "__int__"):
+        monkeypatch.setattr(torch.Tensor, name, lambda *args: pytest.fail("a host read"))
+
+    def closure(p, optimizer):
+        evaluations.append(1)
+        optimizer.zero_grad()
+        loss = rosenbrock(p)
+        loss.backward()
+        return loss
+
+    for search in SEARCHES:
+        p = torch.tensor([-1.2, 1.0], dtype=torch.float64, requires_grad=True)
+        optimizer = LBFGS([{"params": [p], "lower": -2.0, "upper": 0.5}], line_search=search)
+        optimizer.step(lambda: closure(p, optimizer))  # evaluates at the start point too
+        reads.clear(), evaluations.clear()
+        for _ in range(10):
+            optimizer.step(lambda: closure(p, optimizer))
+        assert len(reads) == (0 if search == "backtracking" else len(evaluations) + 10)
+
+
 def test_burgers_solve_with_native_lbfgs_lowers_the_loss(tmp_path):
     """The shipped Adam -> native L-BFGS schedule, tiny: the L-BFGS phase lowers the loss it started from."""
-    pinnkit = pytest.importorskip("pinnkit")
     result = pinnkit.solve(ROOT / "problems" / "burgers_lbfgs.toml", out=tmp_path / "run",
                            overrides=["phases[0].iterations=20", "phases[1].iterations=20", "points.interior=200",
                                       "output.log_every=10", "model.depth=2"])

@@ -7,7 +7,7 @@ product differentiates through them again; the graph is freed right after it.
 """
 from __future__ import annotations
 
-from typing import Callable, Iterable, Literal, Sequence
+from typing import Callable, Iterable, Literal, Optional, Sequence
 
 import torch
 from pydantic import Field
@@ -18,8 +18,8 @@ from .phase import Closure, Monitor, PhaseResult
 BLOCKS = ("none", "row")
 
 
-def hutchinson_diagonal(grads: Sequence[torch.Tensor], params: Sequence[torch.Tensor],
-                        n_samples: int = 1) -> list[torch.Tensor]:
+def hutchinson_diagonal(grads: Sequence[torch.Tensor], params: Sequence[torch.Tensor], n_samples: int = 1,
+                        generator: Optional[torch.Generator] = None) -> list[torch.Tensor]:
     """Estimate of the Hessian diagonal, one tensor per parameter, averaged over `n_samples` vectors z.
 
     `grads` must carry their graph (`loss.backward(create_graph=True)`); it is freed after the last sample.
@@ -31,7 +31,8 @@ def hutchinson_diagonal(grads: Sequence[torch.Tensor], params: Sequence[torch.Te
     outputs, inputs = [grads[i] for i in linked], [params[i] for i in linked]
     total = [torch.zeros_like(p) for p in params]
     for sample in range(n_samples):
-        zs = [torch.randint_like(p, 2) * 2 - 1 for p in inputs]
+        zs = [torch.randint(0, 2, p.shape, generator=generator, device=p.device, dtype=p.dtype) * 2 - 1
+              for p in inputs]
         hzs = torch.autograd.grad(outputs, inputs, zs, retain_graph=sample < n_samples - 1, allow_unused=True)
         for i, z, hz in zip(linked, zs, hzs):
             if hz is not None:
@@ -54,7 +55,8 @@ class AdaHessian(torch.optim.Optimizer):
 
     D is re-estimated every `update_every` steps (from `n_samples` Hessian-vector products)
     and reused in between, which cuts the cost of the products. `block="row"` averages
-    |D| over each row of a weight matrix, smoothing the noisy estimate.
+    |D| over each row of a weight matrix, smoothing the noisy estimate. The vectors z come
+    from `generator` (on the parameters' device; default: torch's global generator).
 
     The closure must keep the gradient's graph: `loss.backward(create_graph=True)`.
     After the product the gradients are detached, which frees that graph.
@@ -74,7 +76,8 @@ class AdaHessian(torch.optim.Optimizer):
 
     def __init__(self, params: Iterable, lr: float = 0.15, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-4, weight_decay: float = 0.0, hessian_power: float = 1.0, n_samples: int = 1,
-                 update_every: int = 1, block: Literal["none", "row"] = "none"):
+                 update_every: int = 1, block: Literal["none", "row"] = "none",
+                 generator: Optional[torch.Generator] = None):
         if block not in BLOCKS:
             raise ValueError(f"block: unknown {block!r} (valid: {', '.join(BLOCKS)})")
         if not 0 <= hessian_power <= 1 or n_samples < 1 or update_every < 1:
@@ -82,7 +85,7 @@ class AdaHessian(torch.optim.Optimizer):
         defaults = {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay,
                     "hessian_power": hessian_power, "block": block}
         super().__init__(params, defaults)
-        self.n_samples, self.update_every = n_samples, update_every
+        self.n_samples, self.update_every, self.generator = n_samples, update_every, generator
 
     @torch.no_grad()
     def step(self, closure: Callable[[], torch.Tensor]) -> torch.Tensor:  # type: ignore[override]
@@ -102,7 +105,7 @@ class AdaHessian(torch.optim.Optimizer):
     def _estimate(self, pairs: list[tuple[torch.Tensor, dict]]) -> None:
         params = [p for p, _ in pairs]
         with torch.enable_grad():
-            diagonals = hutchinson_diagonal([p.grad for p in params], params, self.n_samples)
+            diagonals = hutchinson_diagonal([p.grad for p in params], params, self.n_samples, self.generator)
         for (p, group), diagonal in zip(pairs, diagonals):
             self.state[p]["hessian_diag"] = block_average(diagonal, group["block"])
 
@@ -121,6 +124,7 @@ class AdaHessian(torch.optim.Optimizer):
 
 class AdaHessianOptions(FirstOrderOptions):
     optimizer: Literal["adahessian"]
+    lr: float = Field(0.15, gt=0, description="the paper's default: the step is Newton-like, not Adam-sized")
     beta1: float = Field(0.9, ge=0, lt=1)
     beta2: float = Field(0.999, ge=0, lt=1)
     eps: float = Field(1e-4, gt=0)
@@ -128,19 +132,22 @@ class AdaHessianOptions(FirstOrderOptions):
     n_samples: int = Field(1, gt=0, description="Hutchinson vectors per estimate")
     update_every: int = Field(1, gt=0, description="re-estimate the Hessian diagonal every k steps")
     block: Literal["none", "row"] = Field("none", description='"row": average |diagonal| over weight rows')
+    seed: int = Field(0, ge=0, description="seed of the Hutchinson vectors, so that a run repeats exactly")
 
 
 class AdaHessianPhase:
     """`optimizer = "adahessian"`: `AdaHessian` under the first-order loop and its learning-rate schedule."""
 
     Options = AdaHessianOptions
+    double_backward = True  # the Hessian-vector products differentiate the gradient: no compiled loss
 
     def __init__(self, options: AdaHessianOptions):
         self.options = options
 
     def run(self, groups: list[dict], closure: Closure, monitor: Monitor) -> PhaseResult:
         o = self.options
+        generator = torch.Generator(groups[0]["params"][0].device).manual_seed(o.seed)
         optimizer = AdaHessian(groups, lr=o.lr, betas=(o.beta1, o.beta2), eps=o.eps, weight_decay=o.weight_decay,
                                hessian_power=o.hessian_power, n_samples=o.n_samples,
-                               update_every=o.update_every, block=o.block)
+                               update_every=o.update_every, block=o.block, generator=generator)
         return run_steps(optimizer, o, groups, closure, monitor, backward={"create_graph": True})

@@ -67,9 +67,9 @@ class LBFGS(torch.optim.Optimizer):
         ...     loss = ((net(x) * k - y) ** 2).mean()
         ...     loss.backward()
         ...     return loss
-        >>> for _ in range(500):
+        >>> for i in range(1, 501):
         ...     loss = opt.step(closure)
-        ...     if _ % 20 == 0 and opt.stop_code():     # the only host sync (none with backtracking)
+        ...     if i % 20 == 0 and opt.stop_code():  # reading it is a host sync: not every step
         ...         break
     """
 
@@ -160,12 +160,13 @@ class LBFGS(torch.optim.Optimizer):
         f, g, t = state["loss"], state["grad"], state["t"]
         x_t = (x + t * d).clamp(lower, upper)
         f_t, g_t = self._evaluate(closure, params, x_t)
-        slope = g.dot(d)
-        ok = torch.isfinite(f_t) & torch.isfinite(g_t).all() & (f_t <= f + ARMIJO * _decrease(g, x_t - x, t * slope))
+        slope, moved = g.dot(d), (x_t != x).any()
+        ok = moved & torch.isfinite(f_t) & torch.isfinite(g_t).all() & (
+            f_t <= f + ARMIJO * _decrease(g, x_t - x, t * slope))
         quadratic = -slope * t * t / (2 * (f_t - f - t * slope))  # minimizer of the interpolating parabola
         shrunk = torch.where(torch.isfinite(quadratic), quadratic.clamp(0.1 * t, 0.5 * t), 0.1 * t)
-        state["t"] = torch.where(ok, self.lr, shrunk)
-        failed = ~ok & (x_t == x).all()  # the step no longer moves the parameters
+        failed = ~moved  # the step no longer moves the parameters: restart from an empty history (see _advance)
+        state["t"] = torch.where(ok | failed, self.lr, shrunk)
         return torch.where(ok, x_t, x), torch.where(ok, f_t, f), torch.where(ok, g_t, g), ok, failed
 
     def _strong_wolfe(self, closure, params, x, d, state, lower, upper):
