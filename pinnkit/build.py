@@ -7,7 +7,7 @@ with one clear line and nothing written.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 import torch
@@ -17,7 +17,7 @@ from .conditions import Condition
 from .loss import Objective, TermGroup
 from .metrics import ReferenceSet, reference_set
 from .nets import MLP, Constrained
-from .operators import AutogradEngine
+from .operators import AutogradEngine, Derivatives, JetEngine
 from .pdes import resolve
 from .problem import Problem
 
@@ -69,6 +69,20 @@ def make_model(config: Config, problem: Problem, domain) -> torch.nn.Module:
     if not problem.has("output_transform"):
         raise ConfigError(f"model.hard_constraints: {type(problem).__name__} defines no output_transform")
     return Constrained(net, problem.output_transform, problem.coords, problem.fields)
+
+
+COMPILE_PAYS = 2000  # iterations: compiling costs ~15-30 s once and saves ~25-90 ms a step (README, Performance)
+
+
+def make_engine(config: Config, compile: bool = True) -> Callable[..., Derivatives]:
+    """The `[model]` derivative engine; with `compile = "auto"` the jets are compiled when the phases'
+    iteration budget is at least COMPILE_PAYS and no phase differentiates the gradient (AdaHessian).
+    `compile=False` gives the eager engine whatever the config."""
+    m = config.model
+    if m.engine == "autograd":
+        return AutogradEngine()
+    pays = sum(p.iterations for p in config.phases) >= COMPILE_PAYS and not config.double_backward
+    return JetEngine(compile=compile and (pays if m.compile == "auto" else m.compile))
 
 
 def _condition_group(cond: Condition, problem: Problem, domain, n: int, sampler: str) -> TermGroup:
@@ -133,11 +147,12 @@ def build(config: Config) -> Setup:
                            f"but coords are {problem.coords}")
     model = make_model(config, problem, domain).to(device)
     objective = Objective(model, make_groups(config, problem, domain), problem.coords, problem.fields,
-                          config.loss.weights, AutogradEngine())
+                          config.loss.weights, make_engine(config, compile=False))  # eager for the checks
     rng = np.random.default_rng(config.seed)
     objective.sample(rng)
     problem.to(device, torch.float64)
     objective.to(device, torch.float64)
     check_terms(objective, problem, config)
+    objective.engine = make_engine(config)
     reference = reference_set(problem, domain, config.points.evaluation) if problem.has("reference") else None
     return Setup(config, problem, model, objective, reference, device, rng)

@@ -70,6 +70,10 @@ class ModelSection(_Section):
     fourier_features: int = Field(0, ge=0, description="random Fourier features (0: none)")
     fourier_scale: float = Field(1.0, gt=0)
     hard_constraints: bool = Field(False, description="impose the problem's exact conditions by an output transform")
+    engine: Literal["autograd", "jet"] = Field("jet", description="derivatives: nested autograd, or forward jets "
+                                               "(MLP up to second order; anything else falls back to autograd)")
+    compile: Union[bool, Literal["auto"]] = Field("auto", description="torch.compile the jets; auto: when the "
+                                                  "phases' iteration budget repays the compile time")
 
 
 class LossSection(_Section):
@@ -94,6 +98,19 @@ class Config(_Section):
     phases: list[PhaseConfig] = Field(min_length=1)
     loss: LossSection = LossSection()
     output: OutputSection = OutputSection()
+
+    @property
+    def double_backward(self) -> bool:
+        """Whether a phase differentiates the loss's gradient again (AdaHessian's Hessian-vector products)."""
+        return any(getattr(PHASES[p.optimizer], "double_backward", False) for p in self.phases)
+
+    @model_validator(mode="after")
+    def _check_compile(self) -> "Config":
+        """torch.compile'd code cannot be differentiated twice: not nested autograd, not for AdaHessian."""
+        if self.model.compile is True and (self.model.engine != "jet" or self.double_backward):
+            raise ValueError('model.compile = true needs engine = "jet" and no phase that differentiates '
+                             'the gradient (adahessian); use compile = "auto" or false')
+        return self
 
     def to_toml(self) -> str:
         """The resolved configuration (defaults filled in) as TOML."""

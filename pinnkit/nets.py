@@ -32,6 +32,7 @@ class MLP(nn.Module):
         super().__init__()
         if activation not in ACTIVATIONS:
             raise ValueError(f"unknown activation {activation!r} (valid: {', '.join(ACTIVATIONS)})")
+        self.activation_name = activation  # lets forward-mode engines pick the matching derivatives
         self.activation = ACTIVATIONS[activation]
         lower_t, upper_t = torch.tensor(lower, dtype=torch.float64), torch.tensor(upper, dtype=torch.float64)
         self.register_buffer("center", (lower_t + upper_t) / 2)
@@ -76,7 +77,10 @@ class Constrained(nn.Module):
         self.coords, self.fields = tuple(coords), tuple(fields)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        raw = self.net(x)
+        return self.constrain(x, self.net(x))
+
+    def constrain(self, x: torch.Tensor, raw: torch.Tensor) -> torch.Tensor:
+        """The constrained fields (N, m) from points x (N, d) and raw network outputs (N, m)."""
         named = self.transform({c: x[:, i:i + 1] for i, c in enumerate(self.coords)},
                                {f: raw[:, i:i + 1] for i, f in enumerate(self.fields)})
         return torch.cat([named[f] for f in self.fields], dim=1)

@@ -5,13 +5,18 @@ one coordinate name per differentiation). An engine takes the model, an `(N, d)`
 point tensor and the names a residual needs, and returns a `Derivatives` record
 holding the coordinates, the fields and exactly those derivatives. Shared
 lower-order derivatives are computed once and reused (`u_x` for `u_xx`); nothing
-is cached beyond the call, so there is nothing to clear between passes.
+is cached beyond the call, so there is nothing to clear between passes. Engines:
+`autograd` (nested autograd, any network) and `jet` (forward jets of the MLP, from
+`jets.py`: the same numbers, one backward pass for training, and it compiles).
 """
 from __future__ import annotations
 
 from typing import Callable, Iterable, Mapping, Sequence
 
 import torch
+
+from .jets import constrained_jets, mlp_jets, taylor
+from .nets import MLP, Constrained
 
 Key = tuple[int, tuple[int, ...]]  # (field index, coordinate indices differentiated in order)
 
@@ -91,7 +96,44 @@ class AutogradEngine:
         return known[key]
 
 
-ENGINES = {"autograd": AutogradEngine}
+class JetEngine:
+    """Forward jets (`jets.py`) for `MLP` and `Constrained(MLP)` up to second order; any other model,
+    a higher order, or no derivative at all (a plain forward pass) goes to `AutogradEngine`.
+
+    For `Constrained`, the net's jets define a Taylor model of the raw outputs (`jets.taylor`) and only
+    the cheap output transform of it is differentiated: eagerly by nested autograd, the fastest way
+    without compiling; with `compile`, by forward mode (`jets.constrained_jets`), which compiles whole.
+    """
+
+    def __init__(self, compile: bool = False):
+        self.fallback = AutogradEngine()
+        self.compiled = compile
+        wrap = (lambda f: torch.compile(f, dynamic=False)) if compile else (lambda f: f)
+        self.jets = {MLP: wrap(mlp_jets), Constrained: wrap(constrained_jets)}
+
+    def __call__(self, model: Callable[[torch.Tensor], torch.Tensor], points: torch.Tensor,
+                 coords: Sequence[str], fields: Sequence[str], wanted: Iterable[str],
+                 owner: str = "problem") -> Derivatives:
+        keys = {name: parse(name, coords, fields) for name in wanted}
+        net = model.net if isinstance(model, Constrained) else model
+        if not keys or not isinstance(net, MLP) or any(len(order) > 2 for _, order in keys.values()):
+            return self.fallback(model, points, coords, fields, tuple(keys), owner)
+        firsts = tuple(sorted({j for _, order in keys.values() for j in order}))
+        pairs = tuple(sorted({tuple(sorted(order)) for _, order in keys.values() if len(order) == 2}))
+        at = tuple((firsts.index(i), firsts.index(j)) for i, j in pairs)
+        kind = Constrained if isinstance(model, Constrained) else MLP
+        if kind is Constrained and not self.compiled:
+            near = taylor(model, points, *self.jets[MLP](net, points, firsts, at), firsts, at)
+            return self.fallback(near, points, coords, fields, tuple(keys), owner)
+        value, rows = self.jets[kind](model, points, firsts, at)
+        row = {(j,): k for k, j in enumerate(firsts)} | {p: len(firsts) + k for k, p in enumerate(pairs)}
+        values = {c: points[:, j] for j, c in enumerate(coords)}
+        values.update({f: value[i] for i, f in enumerate(fields)})
+        values.update({name: rows[i, row[tuple(sorted(order))]] for name, (i, order) in keys.items()})
+        return Derivatives(values, owner)
+
+
+ENGINES = {"autograd": AutogradEngine, "jet": JetEngine}
 
 
 def laplacian(d: Derivatives, field: str, coords: Sequence[str]) -> torch.Tensor:

@@ -1,0 +1,128 @@
+"""Forward-mode "jets" of the MLP: its outputs with chosen first and second coordinate derivatives.
+
+For z = W h + b and h = act(z): h_i = act'(z) z_i and h_ij = act''(z) z_i z_j + act'(z) z_ij.
+The value and the K - 1 derivative rows are stacked in one (width, K, N) tensor, so each layer is
+one matrix product plus elementwise work. It is an ordinary differentiable forward pass: training
+needs a single backward pass (no nested autograd), and `torch.compile` can fuse the elementwise work.
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable, Optional, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch.func import jvp
+
+from .nets import MLP, Constrained
+
+Triple = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+
+
+def _tanh(z: torch.Tensor) -> Triple:
+    t = torch.tanh(z)
+    d1 = 1 - t * t
+    return t, d1, -2 * t * d1
+
+
+def _sin(z: torch.Tensor) -> Triple:
+    s = torch.sin(z)
+    return s, torch.cos(z), -s
+
+
+def _gelu(z: torch.Tensor) -> Triple:
+    """Exact (erf) GELU z Phi(z): GELU' = Phi + z phi, GELU'' = phi (2 - z^2)."""
+    cdf = 0.5 * (1 + torch.erf(z * math.sqrt(0.5)))
+    pdf = torch.exp(-0.5 * z * z) * (1 / math.sqrt(2 * math.pi))
+    return F.gelu(z), cdf + z * pdf, pdf * (2 - z * z)
+
+
+def _silu(z: torch.Tensor) -> Triple:
+    """z s(z), s the logistic sigmoid: SiLU' = s (1 + z (1 - s)), SiLU'' = s (1 - s) (2 + z (1 - 2 s))."""
+    s = torch.sigmoid(z)
+    return F.silu(z), s * (1 + z * (1 - s)), s * (1 - s) * (2 + z * (1 - 2 * s))
+
+
+def _sincos(z: torch.Tensor) -> Triple:
+    """The Fourier feature map [sin z, cos z] (stacked along features, dim 0) and its derivatives."""
+    s, c = torch.sin(z), torch.cos(z)
+    return torch.cat([s, c]), torch.cat([c, -s]), torch.cat([-s, -c])
+
+
+# Activation name (as in `nets.ACTIVATIONS`) -> z -> (act(z), act'(z), act''(z)).
+DERIVATIVES: dict[str, Callable[[torch.Tensor], Triple]] = {
+    "tanh": _tanh, "sin": _sin, "gelu": _gelu, "silu": _silu,
+}
+
+
+def _activate(act: Callable[[torch.Tensor], Triple], z: torch.Tensor, dz: torch.Tensor,
+              ddz: Optional[torch.Tensor], pairs: Sequence[tuple[int, int]]) -> torch.Tensor:
+    """Jet (w, K, N) of act(z) from z (w, N), its first rows dz (w, D, N or 1) and its second rows
+    ddz (w, P, N), None where they vanish; `pairs` index the first rows."""
+    a, a1, a2 = act(z)
+    rows = [a[:, None], a1[:, None] * dz]
+    if pairs:
+        second = a2[:, None] * torch.stack([dz[:, i] * dz[:, j] for i, j in pairs], 1)
+        rows.append(second if ddz is None else second + a1[:, None] * ddz)
+    return torch.cat(rows, 1)
+
+
+def mlp_jets(model: MLP, x: torch.Tensor, firsts: Sequence[int],
+             pairs: Sequence[tuple[int, int]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """The outputs of `model` at x (N, d), as (m, N), and their derivative rows (m, D + P, N): first
+    derivatives along the coordinate indices `firsts`, then second derivatives along `pairs`
+    (positions in `firsts`). Features run along dim 0 and points along the last dim, where the
+    matrix products W @ H are about three times faster on CPU than H @ W.T."""
+    act = DERIVATIVES[model.activation_name]
+    s = ((x - model.center) / model.half_range).T
+    layers = list(model.layers)
+    if model.fourier is None:
+        first = layers.pop(0)
+        m, first_act = first.weight, act
+        z = first.bias[:, None] + m @ s
+    else:
+        m, first_act = 2 * math.pi * model.fourier.T, _sincos
+        z = model.fourier.T @ (2 * math.pi * s)
+    scaled = m / model.half_range  # column i: dz/dx_i, the same at every point
+    dz = torch.stack([scaled[:, i] for i in firsts], 1) if firsts else scaled[:, :0]
+    if model.fourier is not None:
+        dz = torch.cat([dz, dz])
+    jets = _activate(first_act, z, dz[:, :, None], None, pairs)
+    for layer in layers[:-1]:
+        value, dz, ddz = _product(layer, jets).split([1, len(firsts), len(pairs)], 1)
+        jets = _activate(act, value.squeeze(1) + layer.bias[:, None], dz, ddz, pairs)
+    out = _product(layers[-1], jets)
+    return out[:, 0] + layers[-1].bias[:, None], out[:, 1:]
+
+
+def _product(layer: torch.nn.Linear, jets: torch.Tensor) -> torch.Tensor:
+    """W h for every row of the jet (w, K, N), as one matrix product (the bias is the value row's)."""
+    w, k, n = jets.shape
+    return (layer.weight @ jets.reshape(w, k * n)).view(-1, k, n)
+
+
+def taylor(model: Constrained, x0: torch.Tensor, value: torch.Tensor, rows: torch.Tensor, firsts: Sequence[int],
+           pairs: Sequence[tuple[int, int]]) -> Callable[[torch.Tensor], torch.Tensor]:
+    """x -> the fields (N, m) of `model`'s output transform applied to the quadratic in x - x0 whose
+    value, first derivatives along `firsts` and second derivatives along `pairs` (positions in `firsts`)
+    at x0 are the net's jets (`mlp_jets` of `model.net` at x0): at x0 it has every derivative asked for."""
+    def fields(x: torch.Tensor) -> torch.Tensor:
+        dx = x - x0
+        raw = value + sum(dx[:, j] * rows[:, k] for k, j in enumerate(firsts))
+        for k, (i, j) in enumerate(pairs):
+            raw = raw + (0.5 if i == j else 1.0) * dx[:, firsts[i]] * dx[:, firsts[j]] * rows[:, len(firsts) + k]
+        return model.constrain(x, raw.T)
+
+    return fields
+
+
+def constrained_jets(model: Constrained, x: torch.Tensor, firsts: Sequence[int],
+                     pairs: Sequence[tuple[int, int]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """`mlp_jets` for `Constrained(MLP)`: the net's jets carried through the output transform by
+    forward-mode differentiation (`torch.func.jvp`) of their `taylor` model. `torch.compile` traces
+    this whole, where nested autograd would need compiled code differentiated twice."""
+    fields = taylor(model, x, *mlp_jets(model.net, x, firsts, pairs), firsts, pairs)
+    along = [torch.eye(x.shape[1], dtype=x.dtype, device=x.device)[j].expand_as(x) for j in firsts]
+    rows = [jvp(fields, (x,), (t,))[1] for t in along]
+    rows += [jvp(lambda y: jvp(fields, (y,), (along[i],))[1], (x,), (along[j],))[1] for i, j in pairs]
+    return fields(x).T, torch.stack(rows).permute(2, 0, 1)

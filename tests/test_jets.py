@@ -1,0 +1,141 @@
+"""The forward jet engine against nested autograd (float64): values, derivatives and their gradients."""
+import math
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from pinnkit.build import make_engine
+from pinnkit.config import ConfigError, load
+from pinnkit.jets import DERIVATIVES, constrained_jets
+from pinnkit.nets import ACTIVATIONS, MLP, Constrained
+from pinnkit.operators import AutogradEngine, JetEngine, laplacian
+
+COORDS = ("x", "y", "z")
+
+
+def close(a: torch.Tensor, b: torch.Tensor, tol: float = 1e-12) -> bool:
+    """max |a - b| <= tol max |b|: relative to the size of the quantity, not entry by entry."""
+    return bool((a - b).abs().max() <= tol * b.abs().max())
+
+
+def net(dim: int, activation: str = "tanh", fourier: int = 0, outputs: int = 2, seed: int = 0) -> MLP:
+    g = torch.Generator().manual_seed(seed)
+    return MLP(dim, outputs, 16, 3, activation, [-1.0, 0.0, 2.0][:dim], [1.0, 2.0, 5.0][:dim], fourier, 1.5, g)
+
+
+def points(dim: int, n: int = 64) -> torch.Tensor:
+    lower, upper = torch.tensor([-1.0, 0.0, 2.0][:dim]), torch.tensor([1.0, 2.0, 5.0][:dim])
+    return (lower + (upper - lower) * torch.rand(n, dim, generator=torch.Generator().manual_seed(1))).double()
+
+
+def both(model, x, coords, fields, wanted, engine=None):
+    return AutogradEngine()(model, x, coords, fields, wanted), (engine or JetEngine())(model, x, coords, fields, wanted)
+
+
+def test_every_activation_has_exact_derivatives():
+    assert set(DERIVATIVES) == set(ACTIVATIONS)
+    z = torch.linspace(-4, 4, 101, dtype=torch.float64, requires_grad=True)
+    for name, act in ACTIVATIONS.items():
+        (d1,) = torch.autograd.grad(act(z).sum(), z, create_graph=True)
+        (d2,) = torch.autograd.grad(d1.sum(), z)
+        value, first, second = DERIVATIVES[name](z)
+        assert close(value, act(z)) and close(first, d1) and close(second, d2), name
+
+
+@pytest.mark.parametrize("activation", list(ACTIVATIONS))
+@pytest.mark.parametrize("fourier", [0, 6])
+def test_first_second_and_mixed_derivatives_match_autograd(activation, fourier):
+    wanted = ("u_x", "u_z", "v_y", "u_xx", "u_yy", "u_zz", "u_xy", "v_yz", "v_zx")
+    auto, jet = both(net(3, activation, fourier), points(3), COORDS, ("u", "v"), wanted)
+    for name in ("x", "u", "v") + wanted:
+        assert close(jet[name], auto[name]), name
+
+
+@pytest.mark.parametrize("dim", [2, 3])
+def test_laplacian_matches_autograd(dim):
+    coords = COORDS[:dim]
+    wanted = tuple(f"u_{c}{c}" for c in coords)
+    auto, jet = both(net(dim, outputs=1), points(dim), coords, ("u",), wanted)
+    assert close(laplacian(jet, "u", coords), laplacian(auto, "u", coords))
+
+
+def burgers_transform(coords, raw):
+    x, t = coords["x"], coords["t"]
+    return {"u": -torch.sin(math.pi * x) + t * (1 - x**2) * raw["u"]}
+
+
+@pytest.mark.parametrize("wanted", [("u_t", "u_x", "u_xx", "u_xt", "u_tt"), ("u_tt",)])
+def test_output_transform_is_applied_to_the_jets(wanted):
+    model = Constrained(net(2, "sin", outputs=1), burgers_transform, ("x", "t"), ("u",))
+    auto, jet = both(model, points(2), ("x", "t"), ("u",), wanted)
+    for name in ("u",) + wanted:
+        assert close(jet[name], auto[name]), name
+
+
+@pytest.mark.parametrize("constrained", [False, True])
+def test_training_gradients_match_autograd(constrained):
+    model = net(2, "tanh", fourier=4, outputs=1)
+    if constrained:
+        model = Constrained(model, burgers_transform, ("x", "t"), ("u",))
+    grads = []
+    for engine in (AutogradEngine(), JetEngine()):
+        d = engine(model, points(2), ("x", "t"), ("u",), ("u_t", "u_x", "u_xx"))
+        loss = (d.u_t + d.u * d.u_x - 0.01 * d.u_xx).square().mean()
+        grads.append(torch.autograd.grad(loss, list(model.parameters())))
+    for a, j in zip(*grads):
+        assert close(j, a, 1e-10)
+
+
+def test_unsupported_models_and_orders_fall_back_to_autograd():
+    closed = lambda p: torch.stack([torch.sin(p[:, 0]) * p[:, 1] ** 3], dim=1)  # noqa: E731
+    d = JetEngine()(closed, points(2), ("x", "t"), ("u",), ("u_xt",))
+    assert close(d.u_xt, 3 * torch.cos(points(2)[:, 0]) * points(2)[:, 1] ** 2)
+    auto, jet = both(net(2, outputs=1), points(2), ("x", "t"), ("u",), ("u_xxx", "u_t"))
+    assert close(jet.u_xxx, auto.u_xxx) and close(jet.u_t, auto.u_t)
+
+
+def test_forward_mode_through_the_output_transform_matches_autograd():
+    """The path compiled runs take for constrained models, here without compiling."""
+    model = Constrained(net(2, "gelu", fourier=3, outputs=1), burgers_transform, ("x", "t"), ("u",))
+    auto = AutogradEngine()(model, points(2), ("x", "t"), ("u",), ("u_x", "u_t", "u_xx", "u_xt", "u_tt"))
+    value, rows = constrained_jets(model, points(2), (0, 1), ((0, 0), (0, 1), (1, 1)))
+    for got, name in zip([value[0], *rows[0]], ("u", "u_x", "u_t", "u_xx", "u_xt", "u_tt")):
+        assert close(got, auto[name]), name
+    value, rows = constrained_jets(model, points(2), (1,), ((0, 0),))  # t only: positions differ from indices
+    assert close(rows[0, 0], auto.u_t) and close(rows[0, 1], auto.u_tt)
+
+
+def test_compiled_jets_match_autograd_and_train_alike():
+    model = Constrained(net(2, "silu", outputs=1), burgers_transform, ("x", "t"), ("u",))
+    wanted = ("u_t", "u_x", "u_xx")
+    auto, jet = both(model, points(2), ("x", "t"), ("u",), wanted, JetEngine(compile=True))
+    grads = [torch.autograd.grad((d.u_t + d.u * d.u_x - 0.01 * d.u_xx).square().mean(), list(model.parameters()))
+             for d in (auto, jet)]
+    for name in ("u",) + wanted:
+        assert close(jet[name], auto[name]), name
+    for a, j in zip(*grads):
+        assert close(j, a, 1e-10)
+
+
+BURGERS = Path(__file__).resolve().parents[1] / "problems" / "burgers.toml"
+
+
+@pytest.mark.parametrize("overrides, engine, compiled", [
+    ((), JetEngine, True),  # the shipped schedule is long enough to repay compiling
+    (("phases[0].iterations=10", "phases[1].iterations=10"), JetEngine, False),
+    (("phases[0].optimizer=adahessian",), JetEngine, False),  # differentiates the gradient: no compiled jets
+    (("model.compile=false",), JetEngine, False),
+    (("model.engine=autograd",), AutogradEngine, False),
+])
+def test_config_picks_the_engine(overrides, engine, compiled):
+    e = make_engine(load(BURGERS, overrides))
+    assert type(e) is engine and getattr(e, "compiled", False) == compiled
+
+
+@pytest.mark.parametrize("overrides", [("model.engine=autograd", "model.compile=true"),
+                                       ("phases[0].optimizer=adahessian", "model.compile=true")])
+def test_compiling_what_cannot_be_compiled_is_a_config_error(overrides):
+    with pytest.raises(ConfigError, match="model.compile = true needs"):
+        load(BURGERS, overrides)
