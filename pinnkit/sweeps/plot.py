@@ -1,0 +1,83 @@
+"""A metric of a sweep against one swept key: one line per combination of the other swept values,
+the mean over seeds as the line and their range (min to max) as error bars."""
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Optional, Union
+
+import numpy as np
+
+from ..config import ConfigError
+from .grid import labels_for
+from .table import read
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+
+def plot_sweep(sweep_dir: Union[str, Path], x: str, y: str, out: Optional[Union[str, Path]] = None) -> Path:
+    """Draw column `y` of results.csv (completed cases) against swept key `x`; write a PNG (default
+    `<sweep_dir>/plots/<y>_vs_<x>.png`) and return its path."""
+    folder = Path(sweep_dir)
+    if not (folder / "sweep.json").is_file():
+        raise ConfigError(f"{folder}: not a sweep folder (no sweep.json)")
+    spec = json.loads((folder / "sweep.json").read_text())
+    names = set(spec["cases"])
+    rows = [r for r in read(folder / "results.csv") if r["run_dir"] in names]
+    columns = list(dict.fromkeys(k for r in rows for k in r))
+    for flag, name in (("--x", x), ("--y", y)):
+        if name not in columns:
+            raise ConfigError(f"{flag} {name}: no such column (columns: {', '.join(columns)})")
+    rows = [r for r in rows if r["status"] == "completed" and r.get(y) is not None and r.get(x) is not None]
+    if not rows:
+        raise ConfigError(f"{folder}: no completed case has both {x} and {y}")
+    others = [k for k in spec["keys"] if k != x]
+    labels = labels_for(list(dict.fromkeys(spec["keys"] + [x])))
+    lines: dict[tuple, dict[Any, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for r in rows:
+        lines[tuple(r.get(k) for k in others)][r[x]].append(float(r[y]))
+    path = Path(out) if out else folder / "plots" / f"{y}_vs_{labels[x]}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _draw(lines, [labels[k] for k in others], labels[x], y, len({r.get("seed") for r in rows})).savefig(path)
+    return path
+
+
+def _draw(lines: dict, names: list[str], x: str, y: str, seeds: int) -> Figure:
+    from matplotlib.figure import Figure  # here, not at the top: `import pinnkit` and sweep workers skip it
+
+    xs_all = sorted({v for points in lines.values() for v in points}, key=_sort_key)
+    numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in xs_all)
+    fig = Figure(figsize=(6.4, 4.4), layout="constrained")
+    ax = fig.add_subplot()
+    for group, points in sorted(lines.items(), key=lambda item: tuple(map(_sort_key, item[0]))):
+        xs = [v for v in xs_all if v in points]
+        pos = xs if numeric else [xs_all.index(v) for v in xs]
+        values = [np.array(points[v]) for v in xs]
+        label = ", ".join(f"{n}={v}" for n, v in zip(names, group)) or y
+        mean = np.array([v.mean() for v in values])
+        spread = [mean - [v.min() for v in values], [v.max() for v in values] - mean]
+        ax.errorbar(pos, mean, yerr=spread, marker="o", capsize=4, label=label)
+    if not numeric:
+        ax.set_xticks(range(len(xs_all)), [str(v) for v in xs_all])
+    elif _wide([float(v) for v in xs_all]):
+        ax.set_xscale("log")
+    if _wide([v for points in lines.values() for vs in points.values() for v in vs]):
+        ax.set_yscale("log")
+    ax.set_xlabel(x)
+    ax.set_ylabel(y)
+    spread = f"mean over {seeds} seeds, bars: min to max" if seeds > 1 else "one seed"
+    ax.set_title(f"{y} vs {x} ({spread})", fontsize="medium")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize="small")
+    return fig
+
+
+def _wide(values: list[float]) -> bool:
+    """Positive values spanning at least a factor 20: a log axis reads better."""
+    return min(values) > 0 and max(values) / min(values) >= 20
+
+
+def _sort_key(value: Any) -> tuple:
+    return (0, value, "") if isinstance(value, (int, float)) and not isinstance(value, bool) else (1, 0, str(value))
