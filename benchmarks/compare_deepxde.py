@@ -10,7 +10,7 @@ on pinnkit's evaluation grid; then the ratios. Each toolkit runs in its own proc
 process-wide torch defaults). DeepXDE is installed only for this benchmark (`pip install deepxde`); it is
 never a dependency of pinnkit.
 
-    python benchmarks/compare_deepxde.py            # about 15 minutes on 2 CPU cores
+    python benchmarks/compare_deepxde.py            # about 12 minutes on 2 CPU cores
     python benchmarks/compare_deepxde.py --quick    # smoke run
 """
 from __future__ import annotations

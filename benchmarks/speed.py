@@ -1,15 +1,15 @@
 """Time per training step by derivative engine: eager autograd, eager jets, compiled jets.
 
-(a) Burgers (problems/burgers.toml), Poisson 2D and Kovasznay (pinnkit's own when it ships them, else the
-    stand-ins in benchmarks/cases.py), float32 and float64: time per Adam step and per L-BFGS evaluation
-    (loss and gradient inside SciPy's L-BFGS-B), and the one-off compile time;
+(a) the shipped Burgers, Poisson 2D and Kovasznay cases (problems/*.toml, their networks, 10,000 interior
+    points), float32 and float64: time per Adam step and per L-BFGS evaluation (loss and gradient inside
+    SciPy's L-BFGS-B), and the one-off compile time;
 (b) Burgers, Adam step: how the time grows with collocation points (1e3..1e5) and network width;
 (c) the SciPy L-BFGS-B phase on the shipped Burgers case: the share of its time spent outside
     loss-and-gradient evaluations (flattening, host copies, SciPy itself).
 Engines of one configuration are timed round-robin, so that they share the machine's load alike;
 figures are medians over repeats. Prints tables and writes benchmarks/results/speed.json.
 
-    python benchmarks/speed.py            # about 25 minutes on 2 CPU cores
+    python benchmarks/speed.py            # about 45 minutes on 2 CPU cores
     python benchmarks/speed.py --quick    # smoke run, a few minutes (mostly compiling)
 """
 from __future__ import annotations
@@ -28,7 +28,6 @@ from common import machine, write_json
 from pinnkit.build import Setup, build
 from pinnkit.config import load
 from pinnkit.optim import PHASES, Monitor
-from pinnkit.pdes import PROBLEMS
 
 ROOT = Path(__file__).resolve().parents[1]
 BURGERS = ROOT / "problems" / "burgers.toml"
@@ -46,7 +45,8 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--steps", type=int, default=10, help="Adam steps (and L-BFGS evaluations) per repeat")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--dtypes", nargs="+", default=list(DTYPES), choices=list(DTYPES))
-    parser.add_argument("--cases", nargs="+", default=["burgers", "poisson", "kovasznay"], help="cases in (a)")
+    parser.add_argument("--cases", nargs="+", default=["burgers", "poisson", "kovasznay"],
+                        help="shipped cases in (a), by their problems/NAME.toml")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (1 avoids oversubscription)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "speed.json")
     parser.add_argument("--warm-cache", action="store_true",
@@ -57,16 +57,6 @@ def arguments() -> argparse.Namespace:
         args.points, args.sizes, args.widths, args.steps, args.repeats = 1000, [500, 2000], [20, 32], 3, 2
         args.dtypes = ["float64"]
     return args
-
-
-def cases() -> dict[str, tuple]:
-    """Case name -> (config source, overrides): the shipped TOML for Burgers, small configs for the others."""
-    stand_in = ROOT / "benchmarks" / "cases.py"
-    out = {"burgers": (BURGERS, ())}
-    for name, cls in (("poisson", "Poisson2D"), ("kovasznay", "Kovasznay")):
-        problem = name if name in PROBLEMS else f"{stand_in}:{cls}"
-        out[name] = ({"problem": {"name": problem}, "phases": [{"optimizer": "adam", "iterations": 1000}]}, ())
-    return out
 
 
 def setup(source, overrides: tuple[str, ...], dtype: torch.dtype) -> Setup:
@@ -191,9 +181,10 @@ def per_step(args) -> list[dict]:
     """(a): every case and dtype at `args.points` points, printed as each configuration completes."""
     print("(a) time per Adam step and per L-BFGS evaluation (x: speed-up over eager autograd)")
     rows = []
-    for case, (source, overrides) in ((k, v) for k, v in cases().items() if k in args.cases):
+    for case in args.cases:
         for dtype in args.dtypes:
-            found = configuration(source, overrides + (f"points.interior={args.points}",), dtype, args, args.steps)
+            source = ROOT / "problems" / f"{case}.toml"
+            found = configuration(source, (f"points.interior={args.points}",), dtype, args, args.steps)
             table([{"case": case, **r} for r in found], ("case", "dtype", "points"))
             rows += [{"case": case, **r} for r in found]
     return rows

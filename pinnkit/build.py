@@ -7,13 +7,13 @@ with one clear line and nothing written.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 import torch
 
 from .config import Config, ConfigError
-from .conditions import Condition
+from .conditions import Condition, Observation
 from .loss import Objective, TermGroup
 from .metrics import ReferenceSet, reference_set
 from .nets import MLP, Constrained
@@ -71,7 +71,8 @@ def make_model(config: Config, problem: Problem, domain) -> torch.nn.Module:
     return Constrained(net, problem.output_transform, problem.coords, problem.fields)
 
 
-COMPILE_PAYS = 2000  # iterations: compiling costs ~15-30 s once and saves ~25-90 ms a step (README, Performance)
+COMPILE_PAYS = 2000  # iterations: compiling costs 10-35 s per dtype (a few s from torch's disk cache) and saves
+                     # 10-100 ms a step at 10,000 points on a 2-core CPU (README, Performance)
 
 
 def make_engine(config: Config, compile: bool = True) -> Callable[..., Derivatives]:
@@ -94,14 +95,25 @@ def _condition_group(cond: Condition, problem: Problem, domain, n: int, sampler:
                      owner=f"condition {cond.name!r}", resample=cond.points_key is not None)
 
 
+def make_observations(config: Config, problem: Problem) -> list[Condition]:
+    """The `[data]` file as the `data` term, with its noise drawn from the run's seed (none without `[data]`)."""
+    if config.data is None:
+        return []
+    try:
+        return [Observation.from_file(config.data.file, problem.coords, problem.fields, config.data.noise,
+                                      np.random.default_rng(config.seed))]
+    except ValueError as err:
+        raise ConfigError(f"data.file: {err}") from None
+
+
 def make_groups(config: Config, problem: Problem, domain) -> list[TermGroup]:
-    """The PDE terms on interior points, then one group per condition not imposed exactly."""
+    """The PDE terms on interior points, then one group per condition not imposed exactly, then the data."""
     p = config.points
     groups = [TermGroup(sample=lambda rng: {"points": domain.sample_interior(p.interior, p.sampler, rng)},
                         derivatives=tuple(problem.derivatives), residuals=lambda d, batch: problem.residuals(d),
                         owner=type(problem).__name__)]
     skip = problem.hard_constrained if config.model.hard_constraints else ()
-    for cond in problem.conditions():
+    for cond in list(_user_call(problem, problem.conditions)) + make_observations(config, problem):
         try:
             cond.check(domain, problem.coords, problem.fields)
         except ValueError as err:
@@ -110,6 +122,14 @@ def make_groups(config: Config, problem: Problem, domain) -> list[TermGroup]:
             n = getattr(p, cond.points_key) if cond.points_key else 0
             groups.append(_condition_group(cond, problem, domain, n, p.sampler))
     return groups
+
+
+def _user_call(problem: Problem, method: Callable[[], Any]) -> Any:
+    """Call one of the problem's own methods; its error becomes a ProblemError naming the problem and the method."""
+    try:
+        return method()
+    except Exception as err:  # a user's code: report it in one line
+        raise ProblemError(f"{type(problem).__name__}.{method.__name__}() failed: {type(err).__name__}: {err}") from None
 
 
 def check_terms(objective: Objective, problem: Problem, config: Config) -> None:
@@ -123,10 +143,13 @@ def check_terms(objective: Objective, problem: Problem, config: Config) -> None:
             residuals = g.residuals(d, g.batch)
         except (AttributeError, KeyError, ValueError, RuntimeError, TypeError) as err:
             raise ProblemError(f"{name}: evaluating the residuals of {g.owner} failed: {err}") from None
+        if not isinstance(residuals, dict):
+            raise ProblemError(f"{name}: the residuals of {g.owner} must be a dict of term name -> tensor, "
+                               f"got {type(residuals).__name__}")
         for term, r in residuals.items():
             if term in seen:
                 raise ProblemError(f"{name}: two loss terms are named {term!r}")
-            if not torch.is_tensor(r) or r.shape[0] != n or r.dim() > 2:
+            if not torch.is_tensor(r) or r.dim() not in (1, 2) or r.shape[0] != n:
                 shape = tuple(r.shape) if torch.is_tensor(r) else type(r).__name__
                 raise ProblemError(f"{name}: residual {term!r} has shape {shape}, expected ({n},) or ({n}, k)")
             if not torch.isfinite(r).all():
@@ -141,7 +164,7 @@ def build(config: Config) -> Setup:
     """Everything the trainer needs, checked, on the configured device (float64 until a phase casts)."""
     device = resolve_device(config.device)
     problem = make_problem(config)
-    domain = problem.domain()
+    domain = _user_call(problem, problem.domain)
     if domain.dim != len(problem.coords):
         raise ProblemError(f"{type(problem).__name__}: domain has {domain.dim} dimensions "
                            f"but coords are {problem.coords}")

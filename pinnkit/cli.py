@@ -1,4 +1,4 @@
-"""`python -m pinnkit solve|list`: thin wrappers over the Python API.
+"""`python -m pinnkit solve|list|sweep|sweep-plot`: thin wrappers over the Python API.
 
 Exit status: 0 solved, 1 training diverged or failed (the run folder says why),
 2 bad input (one line on stderr naming file, key path and value; nothing written).
@@ -13,6 +13,7 @@ from .api import solve
 from .build import ProblemError
 from .config import ConfigError
 from .pdes import PROBLEMS
+from .sweeps import cli as sweeps_cli
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -25,6 +26,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--out", help="run folder to write (default: <output.dir>/<case>-<timestamp>)")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     sub.add_parser("list", help="list the shipped problem cases")
+    sweeps_cli.add_parsers(sub)
     return parser
 
 
@@ -47,6 +49,8 @@ def _list() -> int:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = _parser().parse_args(argv)
     try:
+        if args.command in sweeps_cli.COMMANDS:
+            return sweeps_cli.COMMANDS[args.command](args)
         return _solve(args) if args.command == "solve" else _list()
     except (ConfigError, ProblemError) as err:
         print(f"error: {err}", file=sys.stderr)

@@ -1,4 +1,4 @@
-"""Boundary, initial and data conditions: each samples its points and turns them into a residual.
+"""Boundary, periodic, initial and data conditions: each samples its points and turns them into a residual.
 
 A value is a number, a callable of the coordinate columns (in the problem's
 coordinate order; for `Initial`, the spatial ones only), or a dict of those by
@@ -6,6 +6,7 @@ field name. Without `field`, a scalar or callable value applies to every field.
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
 import numpy as np
@@ -103,6 +104,52 @@ class Neumann(_OnBoundary):
                             for f, g in self.targets(fields).items()], dim=1)
 
 
+class Periodic(Condition):
+    """u(x) = u(x') on two opposite faces, x' the image of x on the other face; with `derivative`,
+    also du/da(x) = du/da(x') along the face normal a (what a second-order PDE needs)."""
+
+    def __init__(self, on: Sequence[str], field: Optional[str] = None, derivative: bool = True,
+                 name: Optional[str] = None):
+        self.on, self.derivative = tuple(on), derivative
+        super().__init__(name or f"periodic_{'_'.join(self.on)}", 0.0, field)
+
+    def _axis(self, domain: Any) -> int:
+        """The axis joining the two faces; ValueError unless they are opposite faces of a box."""
+        faces = getattr(getattr(domain, "spatial", domain), "face_names", ())
+        if len(self.on) != 2 or not set(self.on) <= set(faces) or \
+                faces.index(self.on[0]) // 2 != faces.index(self.on[1]) // 2 or self.on[0] == self.on[1]:
+            raise ValueError(f"condition {self.name!r}: needs two opposite faces of an axis-aligned domain, "
+                             f"got {self.on} (faces: {', '.join(faces) or 'none'})")
+        return faces.index(self.on[0]) // 2
+
+    def check(self, domain: Any, coords: Sequence[str], fields: Sequence[str]) -> None:
+        super().check(domain, coords, fields)
+        self._axis(domain)
+
+    def derivatives(self, coords, fields):
+        return tuple(f"{f}_{c}" for f in self.targets(fields) for c in coords) if self.derivative else ()
+
+    def sample(self, domain: Any, n: int, sampler: str, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """n points on the first face, then their n images on the second (reflected across the middle)."""
+        axis = self._axis(domain)
+        points, normals = domain.sample_boundary(n, self.on[:1], sampler, rng)
+        images = points.copy()
+        images[:, axis] = domain.lower[axis] + domain.upper[axis] - points[:, axis]
+        return {"points": np.vstack([points, images]), "direction": np.abs(np.vstack([normals, normals]))}
+
+    def residual(self, d, batch, coords, fields):
+        """Each point against its image, both ways round: (2n, k), mean square = that of the n differences."""
+        def jump(q: torch.Tensor) -> torch.Tensor:
+            return q - q.roll(len(q) // 2, 0)
+
+        columns = []
+        for f in self.targets(fields):
+            columns.append(jump(d[f]))
+            if self.derivative:
+                columns.append(jump(sum(batch["direction"][:, j] * d[f"{f}_{c}"] for j, c in enumerate(coords))))
+        return torch.stack(columns, dim=1)
+
+
 class Initial(Condition):
     """u(x, t0) = g(x), with the time coordinate last; g takes the spatial coordinates."""
 
@@ -131,8 +178,57 @@ class Observation(Condition):
         self.points = np.asarray(points, dtype=np.float64)
         self.data = {f: np.asarray(v, dtype=np.float64).reshape(-1) for f, v in values.items()}
 
+    @classmethod
+    def from_file(cls, path: Union[str, Path], coords: Sequence[str], fields: Sequence[str], noise: float = 0.0,
+                  rng: Optional[np.random.Generator] = None, name: str = "data") -> "Observation":
+        """Observations from a `.npz` or `.csv` file with one column per coordinate and per observed field.
+
+        `noise` > 0 adds Gaussian noise of standard deviation `noise` times each field's standard
+        deviation (for studies; Raissi et al. 2019), drawn from `rng`. Bad files raise ValueError.
+        """
+        columns = _read_columns(Path(path))
+        observed = [f for f in fields if f in columns]
+        unknown = sorted(set(columns) - set(coords) - set(fields))
+        missing = [c for c in coords if c not in columns]
+        if missing or unknown or not observed:
+            what = f"no column {missing[0]!r}" if missing else (
+                f"column {unknown[0]!r} is neither a coordinate nor a field" if unknown else "no field column")
+            raise ValueError(f"{path}: {what} (coordinates: {', '.join(coords)}; fields: {', '.join(fields)}; "
+                             f"columns: {', '.join(columns)})")
+        for key, column in columns.items():
+            bad = int(np.sum(~np.isfinite(column)))
+            if bad:
+                raise ValueError(f"{path}: column {key!r} has {bad} NaN or infinite values")
+        rng = rng if rng is not None else np.random.default_rng(0)
+        values = {f: columns[f] + noise * np.std(columns[f]) * rng.standard_normal(len(columns[f])) for f in observed}
+        return cls(np.stack([columns[c] for c in coords], axis=1), values, name)
+
     def sample(self, domain: Any, n: int, sampler: str, rng: np.random.Generator) -> dict[str, np.ndarray]:
         return {"points": self.points, **{f"target_{f}": v for f, v in self.data.items()}}
 
     def residual(self, d, batch, coords, fields):
         return torch.stack([d[f] - batch[f"target_{f}"] for f in self.data], dim=1)
+
+
+def _read_columns(path: Path) -> dict[str, np.ndarray]:
+    """Named float64 columns of equal length from a `.npz` (one array per name) or a `.csv` with a header row."""
+    if path.suffix not in (".npz", ".csv"):
+        raise ValueError(f"{path}: observations must be a .npz or .csv file")
+    try:
+        if path.suffix == ".npz":
+            with np.load(path) as archive:
+                columns = {k: np.asarray(archive[k], dtype=np.float64).reshape(-1) for k in archive.files}
+        else:
+            header = path.read_text().split("\n", 1)[0]
+            table = np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2)
+            names = [h.strip() for h in header.split(",")]
+            if table.shape[1] != len(names):
+                raise ValueError(f"{len(names)} names in the header but {table.shape[1]} values a row")
+            columns = {k: table[:, j] for j, k in enumerate(names)}
+    except FileNotFoundError:
+        raise ValueError(f"{path}: no such observation file") from None
+    except (OSError, ValueError) as err:
+        raise ValueError(f"{path}: cannot read observations: {err}") from None
+    if len({len(c) for c in columns.values()}) > 1 or not columns or not len(next(iter(columns.values()))):
+        raise ValueError(f"{path}: columns must be non-empty and of equal length")
+    return columns

@@ -27,11 +27,13 @@ class _Section(BaseModel):
 
 
 class ParameterSpec(_Section):
-    """A PDE parameter as a table: initial value, optional box bounds, trainable or not."""
+    """A PDE parameter as a table: initial value, optional box bounds, trainable or not, and the true
+    value where known (identification studies: the reference uses it, the summary reports the error)."""
 
     init: float
     bounds: Optional[list[float]] = Field(None, min_length=2, max_length=2)
     trainable: bool = False
+    true: Optional[float] = None
 
     @model_validator(mode="before")
     @classmethod
@@ -53,6 +55,14 @@ class ParameterSpec(_Section):
 class ProblemSection(_Section):
     name: str = Field(description='a shipped case, "path/to/file.py:Class" or "module:Class"')
     parameters: dict[str, ParameterSpec] = {}
+
+
+class DataSection(_Section):
+    """Observations as a loss term `data`: a file whose columns are named after coordinates and fields."""
+
+    file: str = Field(description=".npz or .csv; a relative path is relative to the TOML file")
+    noise: float = Field(0.0, ge=0, description="Gaussian noise added, as a fraction of each field's "
+                                                "standard deviation (seeded by `seed`)")
 
 
 class PointsSection(_Section):
@@ -85,6 +95,14 @@ class OutputSection(_Section):
     log_every: int = Field(100, gt=0)
 
 
+class SweepSection(_Section):
+    """What `pinnkit sweep` varies (`solve` ignores it): the product of `grid`, the zip `cases`, times `seeds`."""
+
+    grid: dict[str, Annotated[list[Any], Field(min_length=1)]] = {}
+    cases: list[Annotated[dict[str, Any], Field(min_length=1)]] = []
+    seeds: list[Annotated[int, Field(ge=0)]] = []
+
+
 PhaseConfig = Annotated[Union[tuple(cls.Options for cls in PHASES.values())], Field(discriminator="optimizer")]
 
 
@@ -93,11 +111,13 @@ class Config(_Section):
     device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$")
     dtype: Literal["float32", "float64"] = "float32"
     problem: ProblemSection
+    data: Optional[DataSection] = None
     points: PointsSection = PointsSection()
     model: ModelSection = ModelSection()
     phases: list[PhaseConfig] = Field(min_length=1)
     loss: LossSection = LossSection()
     output: OutputSection = OutputSection()
+    sweep: Optional[SweepSection] = None
 
     @property
     def double_backward(self) -> bool:
@@ -124,7 +144,7 @@ def load(source: Union[str, Path, dict], overrides: tuple[str, ...] = ()) -> Con
     for item in overrides:
         apply_override(raw, item)
     if not isinstance(source, dict):
-        _anchor_problem_path(raw, Path(source).parent)
+        _anchor_paths(raw, Path(source).parent)
     try:
         return Config.model_validate(raw)
     except ValidationError as err:
@@ -143,13 +163,16 @@ def _read(path: Path) -> dict:
         raise ConfigError(f"{path}: invalid TOML: {err}") from None
 
 
-def _anchor_problem_path(raw: dict, base: Path) -> None:
-    """Make a relative `file.py:Class` problem path relative to the TOML file's folder."""
+def _anchor_paths(raw: dict, base: Path) -> None:
+    """Make a relative `file.py:Class` problem path and a relative data file relative to the TOML file's folder."""
     name = raw.get("problem", {}).get("name") if isinstance(raw.get("problem"), dict) else None
     if isinstance(name, str) and ".py:" in name:
         file, cls = name.rsplit(":", 1)
         if not Path(file).is_absolute():
             raw["problem"]["name"] = f"{(base / file).resolve()}:{cls}"
+    data = raw.get("data", {}).get("file") if isinstance(raw.get("data"), dict) else None
+    if isinstance(data, str) and not Path(data).is_absolute():
+        raw["data"]["file"] = str((base / data).resolve())
 
 
 _STEP = re.compile(r"([A-Za-z_][\w-]*)((?:\[\d+\])*)")
@@ -234,7 +257,7 @@ def describe(error: dict) -> str:
     if kind == "value_error":
         return f"{_render(loc)}: {ctx.get('error', error['msg'])}"
     if kind in ("model_type", "dict_type") and loc[:2] == ("problem", "parameters"):
-        return f"{_render(loc)}: must be a number or a table {{init, bounds, trainable}}, got {_show(value)}"
+        return f"{_render(loc)}: must be a number or a table {{init, bounds, trainable, true}}, got {_show(value)}"
     if kind == "union_tag_not_found":
         return f"{_render(loc)}: a phase needs an 'optimizer' key (valid: {', '.join(PHASES)})"
     return f"{_render(loc)}: {_expected(kind, ctx, error['msg'])}, got {_show(value)}"

@@ -6,7 +6,7 @@ error can be logged during training without recomputing the reference.
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 import torch
@@ -20,37 +20,73 @@ def evaluation_grid(domain: Any, n: int) -> np.ndarray:
     return grid[domain.inside(grid)]
 
 
-def rel_l2(pred: torch.Tensor, ref: torch.Tensor, mean_free: bool = False) -> torch.Tensor:
-    """||pred - ref|| / ||ref||, after removing each mean when the field is defined up to a constant."""
+def demean(values: torch.Tensor, slices: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """Values less their mean, or less the mean of their slice (`slices`: (M,) labels 0..k-1, each used)."""
+    if slices is None:
+        return values - values.mean()
+    count = torch.bincount(slices).to(values.dtype)
+    sums = torch.zeros_like(count).index_add_(0, slices, values)
+    return values - (sums / count)[slices]
+
+
+def rel_l2(pred: torch.Tensor, ref: torch.Tensor, mean_free: bool = False,
+           slices: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """||pred - ref|| / ||ref||, after removing each mean when the field is defined up to a constant
+    (per slice when given: an unsteady pressure is defined up to a function of time)."""
     if mean_free:
-        pred, ref = pred - pred.mean(), ref - ref.mean()
+        pred, ref = demean(pred, slices), demean(ref, slices)
     return torch.linalg.vector_norm(pred - ref) / torch.linalg.vector_norm(ref)
 
 
 class ReferenceSet:
-    """Evaluation points `(M, d)` with reference values per field, on a device and dtype."""
+    """Evaluation points `(M, d)` with reference values per field, on a device and dtype.
 
-    def __init__(self, points: np.ndarray, values: Mapping[str, np.ndarray], mean_free: Sequence[str] = ()):
+    Optional probes are named point sets (a centre line, a station) whose errors are reported
+    beside the grid's, keyed `field@probe`.
+    """
+
+    def __init__(self, points: np.ndarray, values: Mapping[str, np.ndarray], mean_free: Sequence[str] = (),
+                 probes: Optional[Mapping[str, "ReferenceSet"]] = None, slices: Optional[np.ndarray] = None):
+        """`slices`: (M,) labels of the point groups (times) whose means `mean_free` fields lose separately."""
         self.arrays = {"points": np.asarray(points, np.float64)}
         self.arrays.update({f: np.asarray(v, np.float64).reshape(-1) for f, v in values.items()})
         self.fields = tuple(values)
         self.mean_free = tuple(mean_free)
+        self.probes = dict(probes or {})
+        self.labels = None if slices is None else torch.as_tensor(slices, dtype=torch.int64)
         self.tensors = {k: torch.as_tensor(v) for k, v in self.arrays.items()}
 
     def to(self, device: torch.device, dtype: torch.dtype) -> None:
         self.tensors = {k: torch.as_tensor(v).to(device, dtype) for k, v in self.arrays.items()}
+        self.labels = None if self.labels is None else self.labels.to(device)
+        for probe in self.probes.values():
+            probe.to(device, dtype)
 
     @torch.no_grad()
     def errors(self, model: torch.nn.Module, fields: Sequence[str]) -> dict[str, torch.Tensor]:
-        """Field name -> relative L2 error of the model on the grid (0-d tensors, no host sync)."""
+        """Field name (and `field@probe`) -> relative L2 error of the model (0-d tensors, no host sync)."""
         out = model(self.tensors["points"])
-        return {f: rel_l2(out[:, fields.index(f)], self.tensors[f], f in self.mean_free) for f in self.fields}
+        errors = {f: rel_l2(out[:, fields.index(f)], self.tensors[f], f in self.mean_free, self.labels)
+                  for f in self.fields}
+        for name, probe in self.probes.items():
+            errors.update({f"{f}@{name}": e for f, e in probe.errors(model, fields).items()})
+        return errors
+
+
+def _evaluate(problem: Any, points: np.ndarray, fields: Sequence[str] = ()) -> dict[str, np.ndarray]:
+    """The problem's reference at `(M, d)` points as float64 arrays (only `fields`, when given)."""
+    values = problem.reference(*(torch.as_tensor(points[:, j]) for j in range(points.shape[1])))
+    return {f: v.detach().cpu().numpy() if torch.is_tensor(v) else np.asarray(v)
+            for f, v in values.items() if not fields or f in fields}
 
 
 def reference_set(problem: Any, domain: Any, n: int) -> ReferenceSet:
-    """Evaluate the problem's reference on the evaluation grid, in float64 on the CPU."""
+    """The reference (with the true parameter values where known) on the evaluation grid and the
+    problem's probes (`problem.probes()`: name -> (points, fields)), in float64 on the CPU. On a
+    space-time domain, mean-free fields are compared time by time (the grid's time levels)."""
+    truth = problem.truth()
     points = evaluation_grid(domain, n)
-    columns = [torch.as_tensor(points[:, j]) for j in range(points.shape[1])]
-    values = problem.reference(*columns)
-    arrays = {f: v.detach().cpu().numpy() if torch.is_tensor(v) else np.asarray(v) for f, v in values.items()}
-    return ReferenceSet(points, arrays, problem.mean_free)
+    probes = {name: ReferenceSet(at, _evaluate(truth, at, fields), problem.mean_free)
+              for name, (at, fields) in (problem.probes() if problem.has("probes") else {}).items()}
+    slices = np.unique(points[:, -1], return_inverse=True)[1] if hasattr(domain, "time") else None
+    return ReferenceSet(points, _evaluate(truth, points), problem.mean_free, probes, slices)

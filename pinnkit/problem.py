@@ -2,12 +2,14 @@
 
 A subclass declares `coords`, `fields`, `derivatives` (the names its residuals
 read) and default `parameters`, and defines `domain()`, `residuals(d)`,
-`conditions()` and, optionally, `reference(*coords)` and `output_transform`.
+`conditions()` and, optionally, `reference(*coords)`, `probes()` and `output_transform`.
 Parameters are tensors, reachable as attributes (`self.nu`); trainable ones are
-leaf tensors with `requires_grad` and optional box bounds.
+leaf tensors with `requires_grad` and optional box bounds, and may carry a known
+true value (for identification studies: the reference is evaluated with it).
 """
 from __future__ import annotations
 
+import copy
 from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence, Union
 
 import torch
@@ -30,9 +32,10 @@ class Problem:
     hard_constrained: tuple[str, ...] = ()  # condition terms `output_transform` satisfies exactly
 
     def __init__(self, parameters: Optional[Mapping[str, Any]] = None):
-        """`parameters`: name -> number, or -> an object with `init`, `bounds`, `trainable`."""
+        """`parameters`: name -> number, or -> an object with `init`, `bounds`, `trainable`, `true`."""
         self.values: dict[str, torch.Tensor] = {}
         self.bounds: dict[str, tuple[float, float]] = {}
+        self.true: dict[str, float] = {}
         given = dict(parameters or {})
         unknown = set(given) - set(self.parameters)
         if unknown:
@@ -47,6 +50,8 @@ class Problem:
         self.values[name] = torch.tensor(float(init), dtype=torch.float64, requires_grad=trainable)
         if getattr(spec, "bounds", None) is not None:
             self.bounds[name] = tuple(float(b) for b in spec.bounds)
+        if getattr(spec, "true", None) is not None:
+            self.true[name] = float(spec.true)
 
     def __getattr__(self, name: str) -> torch.Tensor:
         values = self.__dict__.get("values", {})
@@ -68,8 +73,23 @@ class Problem:
     def parameter_values(self) -> dict[str, float]:
         return {k: float(v.detach()) for k, v in self.values.items()}
 
+    def truth(self) -> "Problem":
+        """A copy with every parameter that has a known true value set to it (for the reference)."""
+        twin = copy.copy(self)
+        twin.values = {k: torch.tensor(self.true[k], dtype=v.dtype, device=v.device) if k in self.true else v
+                       for k, v in self.values.items()}
+        return twin
+
+    def identified(self) -> dict[str, dict[str, Optional[float]]]:
+        """Each trainable parameter's value, its true value where known, and the relative error."""
+        out = {}
+        for name, value in self.trainable.items():
+            v, t = float(value.detach()), self.true.get(name)
+            out[name] = {"value": v, "true": t, "rel_error": abs(v - t) / abs(t) if t else None}
+        return out
+
     def has(self, method: str) -> bool:
-        """Whether the subclass defines an optional method (`reference`, `output_transform`)."""
+        """Whether the subclass defines an optional method (`reference`, `probes`, `output_transform`)."""
         return getattr(type(self), method) is not getattr(Problem, method)
 
     # What a subclass defines.
@@ -84,6 +104,10 @@ class Problem:
 
     def reference(self, *coords: torch.Tensor) -> dict[str, Any]:
         """Exact or reference fields at the points given column by column (optional)."""
+        raise NotImplementedError
+
+    def probes(self) -> dict[str, tuple[Any, tuple[str, ...]]]:
+        """Named point sets `(M, d)` where the error of some fields is reported too (optional): name -> (points, fields)."""
         raise NotImplementedError
 
     def output_transform(self, coords: dict[str, torch.Tensor], raw: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -135,6 +135,7 @@ class Trainer:
             "loss": self.last["loss"],
             "rel_l2": self.last["rel_l2"],
             "parameters": s.problem.parameter_values(),
+            "identified": s.problem.identified(),
             "phases": [r.as_dict() for r in self.results],
             "iterations": self.step,
             "seconds": round(time.perf_counter() - self.start, 3),

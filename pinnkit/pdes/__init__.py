@@ -11,9 +11,19 @@ from pathlib import Path
 
 from ..problem import Problem
 from .burgers import Burgers
+from .navier_stokes import Beltrami, Cavity, Kovasznay, KovasznayInverse, TaylorGreen
+from .poisson import Poisson, PoissonLShape, PoissonMultiscale
 
 PROBLEMS: dict[str, type[Problem]] = {
     "burgers": Burgers,
+    "poisson": Poisson,
+    "poisson_multiscale": PoissonMultiscale,
+    "poisson_lshape": PoissonLShape,
+    "kovasznay": Kovasznay,
+    "kovasznay_inverse": KovasznayInverse,
+    "cavity": Cavity,
+    "taylor_green": TaylorGreen,
+    "beltrami": Beltrami,
 }
 
 

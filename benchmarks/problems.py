@@ -1,0 +1,113 @@
+"""Accuracy, wall time and size of every shipped problem (its TOML defaults), against the goals of issue 4.
+
+    python benchmarks/problems.py [--cases poisson cavity ...] [--seeds 0 1] [--quick]
+
+Per case and seed: relative L2 error per field (pressure mean-removed), the largest error along the
+problem's probe lines (the cavity's centre lines, in units of the lid speed), identified parameters
+and their relative errors, wall time, network size and point counts. Prints a table and writes
+benchmarks/results/problems.json (`--quick`: a tenth of the iterations, problems_quick.json).
+"""
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+import pinnkit
+from common import machine, spread, write_json
+
+ROOT = Path(__file__).resolve().parents[1]
+CASES = ("poisson", "poisson_multiscale", "poisson_lshape", "kovasznay", "cavity", "taylor_green", "beltrami",
+         "burgers_inverse", "navier_stokes_inverse")
+GOALS = {  # case -> (figure, at most): the issue's goals for the shipped defaults on 2 CPU cores
+    "poisson": ("rel_l2_u", 1e-4),
+    "kovasznay": ("rel_l2_uv", 1e-3),
+    "taylor_green": ("rel_l2_uv", 1e-3),
+    "cavity": ("probe_max_abs", 0.02),
+    "burgers_inverse": ("parameter_rel_error", 0.01),
+}
+
+
+def probe_errors(solution: pinnkit.Solution) -> dict[str, float]:
+    """Largest |prediction - reference| of each probed field along each probe (`field@probe`)."""
+    problem = solution.problem
+    if not problem.has("probes"):
+        return {}
+    out = {}
+    for name, (points, fields) in problem.probes().items():
+        predicted = solution.predict(points)
+        exact = problem.truth().reference(*(torch.as_tensor(c) for c in points.T))
+        out.update({f"{f}@{name}": float(np.abs(predicted[f] - np.asarray(exact[f])).max()) for f in fields})
+    return out
+
+
+def figures(summary: dict[str, Any], probes: dict[str, float]) -> dict[str, float]:
+    """The figures the goals are stated in, from a run's summary."""
+    errors = summary["rel_l2"]
+    found = [p["rel_error"] for p in summary["identified"].values() if p["rel_error"] is not None]
+    return {"rel_l2_u": errors.get("u", np.nan), "rel_l2_uv": max(errors.get("u", np.nan), errors.get("v", np.nan)),
+            "probe_max_abs": max(probes.values(), default=np.nan), "parameter_rel_error": max(found, default=np.nan)}
+
+
+def run(case: str, seed: int, quick: bool, out: Path) -> dict[str, Any]:
+    config = pinnkit.config.load(ROOT / "problems" / f"{case}.toml")
+    overrides = [f"seed={seed}"] + ([f"phases[{i}].iterations={max(1, p.iterations // 10)}"
+                                    for i, p in enumerate(config.phases)] if quick else [])
+    result = pinnkit.solve(ROOT / "problems" / f"{case}.toml", overrides, out=out / f"{case}-{seed}")
+    s, probes = result.summary, probe_errors(result.solution)
+    return {"case": case, "seed": seed, "status": s["status"], "seconds": s["seconds"], "rel_l2": s["rel_l2"],
+            "probe_max_abs": probes, "identified": s["identified"], "figures": figures(s, probes),
+            "iterations": s["iterations"]}
+
+
+def setup_of(case: str) -> dict[str, Any]:
+    """Network and points of a case's shipped TOML."""
+    config = pinnkit.config.load(ROOT / "problems" / f"{case}.toml")
+    m, p = config.model, config.points
+    build = pinnkit.build.build(config)
+    return {"network": f"{m.depth}x{m.width} {m.activation}" + (f" +{m.fourier_features} Fourier" if
+                                                                 m.fourier_features else ""),
+            "weights": sum(w.numel() for w in build.model.parameters()),
+            "points": {g.owner: len(g.arrays["points"]) for g in build.objective.groups},
+            "phases": [f"{ph.optimizer} {ph.iterations}" for ph in config.phases]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--cases", nargs="+", default=list(CASES), choices=CASES)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--quick", action="store_true", help="a tenth of every phase's iterations")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    path = args.json or ROOT / "benchmarks" / "results" / ("problems_quick.json" if args.quick else "problems.json")
+    rows, report = [], {}
+    print(f"{'case':<22} {'seed':>4} {'seconds':>8}  errors")
+    with tempfile.TemporaryDirectory() as tmp:
+        for case in args.cases:
+            runs = [run(case, seed, args.quick, Path(tmp)) for seed in args.seeds]
+            for r in runs:
+                shown = [f"{f}={e:.2e}" for f, e in r["rel_l2"].items()]
+                shown += [f"max|err {f}|={e:.2e}" for f, e in r["probe_max_abs"].items()]
+                shown += [f"{k}={v['value']:.5g} ({v['rel_error']:.2%})" for k, v in r["identified"].items()]
+                print(f"{case:<22} {r['seed']:>4} {r['seconds']:>8.1f}  {'  '.join(shown)}", flush=True)
+            rows += runs
+            report[case] = {"setup": setup_of(case), "seconds": spread([r["seconds"] for r in runs])}
+            if case in GOALS:
+                figure, limit = GOALS[case]
+                values = spread([r["figures"][figure] for r in runs])
+                report[case]["goal"] = {"figure": figure, "at_most": limit, "median": values["median"],
+                                        "met": values["median"] <= limit}
+    for case, entry in report.items():
+        if "goal" in entry:
+            g = entry["goal"]
+            print(f"goal {case}: {g['figure']} median {g['median']:.2e} <= {g['at_most']:.0e}: "
+                  f"{'met' if g['met'] else 'MISSED'}")
+    write_json(path, {"machine": machine(), "quick": args.quick, "cases": report, "runs": rows})
+
+
+if __name__ == "__main__":
+    main()
