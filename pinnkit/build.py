@@ -83,7 +83,7 @@ def make_engine(config: Config, compile: bool = True) -> Callable[..., Derivativ
     if m.engine == "autograd":
         return AutogradEngine()
     pays = sum(p.iterations for p in config.phases) >= COMPILE_PAYS and not config.double_backward
-    return JetEngine(compile=compile and (pays if m.compile == "auto" else m.compile))
+    return JetEngine(compile=compile and (pays if m.compile == "auto" else m.compile), cuda_graphs=m.cuda_graphs)
 
 
 def _condition_group(cond: Condition, problem: Problem, domain, n: int, sampler: str) -> TermGroup:

@@ -105,11 +105,24 @@ class JetEngine:
     without compiling; with `compile`, by forward mode (`jets.constrained_jets`), which compiles whole.
     """
 
-    def __init__(self, compile: bool = False):
+    JETS = {MLP: mlp_jets, Constrained: constrained_jets}
+
+    def __init__(self, compile: bool = False, cuda_graphs: bool = True):
+        """`cuda_graphs`: on CUDA, compiled jets replay as CUDA graphs (torch.compile's "reduce-overhead"
+        mode), which removes the launch cost of the many small kernels a small network's step is made of."""
         self.fallback = AutogradEngine()
-        self.compiled = compile
-        wrap = (lambda f: torch.compile(f, dynamic=False)) if compile else (lambda f: f)
-        self.jets = {MLP: wrap(mlp_jets), Constrained: wrap(constrained_jets)}
+        self.compiled, self.cuda_graphs = compile, cuda_graphs
+        self.cache: dict[tuple[type, str], Callable] = {}
+
+    def jets(self, kind: type, device: torch.device) -> Callable:
+        """The jet function for a model kind on a device: eager, or compiled once per (kind, device type)."""
+        if not self.compiled:
+            return self.JETS[kind]
+        key = (kind, device.type)
+        if key not in self.cache:
+            graphs = self.cuda_graphs and device.type == "cuda"
+            self.cache[key] = torch.compile(self.JETS[kind], dynamic=False, mode="reduce-overhead" if graphs else None)
+        return self.cache[key]
 
     def __call__(self, model: Callable[[torch.Tensor], torch.Tensor], points: torch.Tensor,
                  coords: Sequence[str], fields: Sequence[str], wanted: Iterable[str],
@@ -123,9 +136,9 @@ class JetEngine:
         at = tuple((firsts.index(i), firsts.index(j)) for i, j in pairs)
         kind = Constrained if isinstance(model, Constrained) else MLP
         if kind is Constrained and not self.compiled:
-            near = taylor(model, points, *self.jets[MLP](net, points, firsts, at), firsts, at)
+            near = taylor(model, points, *self.jets(MLP, points.device)(net, points, firsts, at), firsts, at)
             return self.fallback(near, points, coords, fields, tuple(keys), owner)
-        value, rows = self.jets[kind](model, points, firsts, at)
+        value, rows = self.jets(kind, points.device)(model, points, firsts, at)
         row = {(j,): k for k, j in enumerate(firsts)} | {p: len(firsts) + k for k, p in enumerate(pairs)}
         values = {c: points[:, j] for j, c in enumerate(coords)}
         values.update({f: value[i] for i, f in enumerate(fields)})
