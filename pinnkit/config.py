@@ -84,7 +84,8 @@ class ModelSection(_Section):
                                                "(MLP up to second order; anything else falls back to autograd)")
     compile: Union[bool, Literal["auto"]] = Field("auto", description="torch.compile the jets; auto: when the "
                                                   "phases' iteration budget repays the compile time")
-    cuda_graphs: bool = Field(True, description="on CUDA, replay the compiled jets as CUDA graphs")
+    cuda_graphs: bool = Field(False, description="on CUDA, replay the compiled jets as CUDA graphs (not yet "
+                                                 "measured on a GPU: off by default)")
 
 
 class LossSection(_Section):

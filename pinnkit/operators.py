@@ -107,7 +107,7 @@ class JetEngine:
 
     JETS = {MLP: mlp_jets, Constrained: constrained_jets}
 
-    def __init__(self, compile: bool = False, cuda_graphs: bool = True):
+    def __init__(self, compile: bool = False, cuda_graphs: bool = False):
         """`cuda_graphs`: on CUDA, compiled jets replay as CUDA graphs (torch.compile's "reduce-overhead"
         mode), which removes the launch cost of the many small kernels a small network's step is made of."""
         self.fallback = AutogradEngine()
