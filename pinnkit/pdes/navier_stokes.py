@@ -47,22 +47,27 @@ def ns_derivatives(velocity: Sequence[str], space: Sequence[str], time: Optional
     return tuple(names + [f"p_{c}" for c in space])
 
 
-class Kovasznay(Problem):
-    """Steady 2D flow behind a grid (Kovasznay 1948), exact velocity on the boundary of
-    [-0.5, 1] x [-0.5, 1.5]; nu = 1 / re. Pressure compared mean-removed."""
+class SteadyFlow2D(Problem):
+    """What the steady 2D flows share: (x, y) -> (u, v, p), nu = 1 / re, pressure compared mean-removed."""
 
-    description = "steady 2D Navier-Stokes, Kovasznay's analytic flow behind a grid (Re = 20)"
     coords = ("x", "y")
     fields = ("u", "v", "p")
     derivatives = ns_derivatives(("u", "v"), ("x", "y"))
-    parameters = {"re": 20.0}
     mean_free = ("p",)
-
-    def domain(self):
-        return Rectangle([-0.5, -0.5], [1.0, 1.5])
 
     def residuals(self, d):
         return navier_stokes(d, nu=1 / self.re)
+
+
+class Kovasznay(SteadyFlow2D):
+    """Steady 2D flow behind a grid (Kovasznay 1948), exact velocity on the boundary of
+    [-0.5, 1] x [-0.5, 1.5]."""
+
+    description = "steady 2D Navier-Stokes, Kovasznay's analytic flow behind a grid (Re = 20)"
+    parameters = {"re": 20.0}
+
+    def domain(self):
+        return Rectangle([-0.5, -0.5], [1.0, 1.5])
 
     def conditions(self):
         exact = {f: (lambda x, y, f=f: self.reference(x, y)[f]) for f in ("u", "v")}
@@ -96,24 +101,17 @@ class KovasznayInverse(Kovasznay):
         return []
 
 
-class Cavity(Problem):
+class Cavity(SteadyFlow2D):
     """Lid-driven cavity on the unit square: the lid (y = 1) moves at speed 1 (smoothed into the corners,
-    `LID_WIDTH`), the other walls are at rest; nu = 1 / re.
+    `LID_WIDTH`), the other walls are at rest.
     Reference: the finite-difference solve of `cavity_reference` (u and v; pressure has none), also
     reported on the centre lines where Ghia, Ghia & Shin (1982) tabulate it: u on x = 0.5, v on y = 0.5."""
 
     description = "steady 2D Navier-Stokes, lid-driven cavity (Re = 100), finite-difference reference"
-    coords = ("x", "y")
-    fields = ("u", "v", "p")
-    derivatives = ns_derivatives(("u", "v"), ("x", "y"))
     parameters = {"re": 100.0}
-    mean_free = ("p",)
 
     def domain(self):
         return Rectangle([0.0, 0.0], [1.0, 1.0])
-
-    def residuals(self, d):
-        return navier_stokes(d, nu=1 / self.re)
 
     def conditions(self):
         return [Dirichlet(on="top", value={"u": lambda x, y: lid_speed(x, LID_WIDTH), "v": 0.0}, name="lid"),
