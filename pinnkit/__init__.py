@@ -1,14 +1,23 @@
 """pinnkit: physics-informed neural networks on PyTorch, from a TOML file or from Python."""
 __version__ = "0.1.0"
 
-from .api import Result, solve
+from .api import Result, resume, solve
 from .conditions import Dirichlet, Initial, Neumann, Observation, Periodic
 from .config import Config, ConfigError
 from .geometry import Box, Interval, Polygon, Rectangle, TimeInterval
 from .problem import Problem
-from .run import Solution, load
+from .run import RunError, Solution, load
 from .sweeps import plot_sweep, sweep
 
 __all__ = ["Box", "Config", "ConfigError", "Dirichlet", "Initial", "Interval", "Neumann", "Observation",
-           "Periodic", "Polygon", "Problem", "Rectangle", "Result", "Solution", "TimeInterval", "load", "plot_sweep",
-           "solve", "sweep"]
+           "Periodic", "Polygon", "Problem", "Rectangle", "Result", "RunError", "Solution", "TimeInterval", "load",
+           "plot_sweep", "resume", "solve", "sweep", "export", "plot"]
+
+
+def __getattr__(name: str):
+    """`plot` and `export` (pinnkit.viz) import matplotlib and pyvista on first use, not at `import pinnkit`."""
+    if name in ("plot", "export"):
+        from . import viz
+
+        return getattr(viz, name)
+    raise AttributeError(f"module 'pinnkit' has no attribute {name!r}")

@@ -1,11 +1,13 @@
-"""`solve`: config in, trained run folder out; the Python face of `pinnkit solve`."""
+"""`solve`: config in, trained run folder out; `resume`: an unfinished run folder continued; the Python face
+of `pinnkit solve`."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Sequence, Union
 
-from .build import build
+from . import checkpoint
+from .build import Setup, build
 from .config import Config, load as load_config
 from .run import RunWriter, Solution, new_run_dir
 from .train import Trainer
@@ -18,6 +20,7 @@ class Result:
     run_dir: Path
     summary: dict[str, Any]
     solution: Solution
+    plot_error: Optional[str] = None  # why RUN_DIR/plots could not be written, when `plots` was asked for
 
     @property
     def status(self) -> str:
@@ -29,13 +32,41 @@ class Result:
 
 
 def solve(config: Union[Config, str, Path, dict], overrides: Sequence[str] = (),
-          out: Optional[Union[str, Path]] = None, quiet: bool = True) -> Result:
-    """Validate and build everything first (nothing is written on bad input), then train and write the run."""
+          out: Optional[Union[str, Path]] = None, quiet: bool = True, plots: bool = False) -> Result:
+    """Validate and build everything first (nothing is written on bad input), then train and write the run;
+    with `plots`, then draw its figures into RUN_DIR/plots (`pinnkit.plot`)."""
     cfg = config if isinstance(config, Config) else load_config(config, tuple(overrides))
     setup = build(cfg)
     path = new_run_dir(cfg, out)
-    writer = RunWriter(path, cfg)
-    summary = Trainer(setup, writer, quiet).run()
-    summary["run_dir"] = str(path)
+    return _plotted(_train(setup, RunWriter(path, cfg), quiet), plots)
+
+
+def resume(run_dir: Union[str, Path], quiet: bool = True, plots: bool = False) -> Result:
+    """Continue an interrupted or crashed run from its last checkpoint, with the run's own config.toml.
+
+    For Adam, AdaHessian and the native L-BFGS the result is the one the run would have reached
+    without the stop; a SciPy L-BFGS-B phase restarts from the checkpointed weights (its message says so).
+    """
+    cfg, state = checkpoint.open_run(run_dir)
+    return _plotted(_train(build(cfg), RunWriter(Path(run_dir)), quiet, state), plots)
+
+
+def _train(setup: Setup, writer: RunWriter, quiet: bool, state: Optional[dict] = None) -> Result:
+    summary = Trainer(setup, writer, quiet, state).run()
+    summary["run_dir"] = str(writer.path)
     writer.summary(summary)
-    return Result(path, summary, Solution(path, cfg, setup.problem, setup.model))
+    return Result(writer.path, summary, Solution(writer.path, setup.config, setup.problem, setup.model))
+
+
+def _plotted(result: Result, plots: bool) -> Result:
+    """Draw the figures of a finished (not interrupted) run; a plotting failure is kept in `plot_error`,
+    one line, and never costs the run, which is complete on disk by now."""
+    if plots and result.status != "interrupted":
+        from .viz import plot  # here: matplotlib and pyvista load only when plotting
+
+        try:
+            plot(result.run_dir)
+        except Exception as err:  # any failure of the figures: the run stands, the message says what broke
+            first = str(err).strip().splitlines()[:1]
+            result.plot_error = f"{type(err).__name__}: {first[0] if first else ''}"
+    return result

@@ -18,6 +18,7 @@ from .loss import Objective, TermGroup
 from .metrics import ReferenceSet, reference_set
 from .nets import MLP, Constrained
 from .operators import AutogradEngine, Derivatives, JetEngine
+from .optim import PHASES
 from .pdes import resolve
 from .problem import Problem
 
@@ -92,7 +93,8 @@ def _condition_group(cond: Condition, problem: Problem, domain, n: int, sampler:
 
     return TermGroup(sample=lambda rng: cond.sample(domain, n, sampler, rng),
                      derivatives=cond.derivatives(problem.coords, problem.fields), residuals=residuals,
-                     owner=f"condition {cond.name!r}", resample=cond.points_key is not None)
+                     owner=f"condition {cond.name!r}", resample=cond.points_key is not None,
+                     pointwise=cond.pointwise)
 
 
 def make_observations(config: Config, problem: Problem) -> list[Condition]:
@@ -160,6 +162,20 @@ def check_terms(objective: Objective, problem: Problem, config: Config) -> None:
             raise ConfigError(f"loss.weights.{term}: no such loss term (terms: {', '.join(seen)})")
 
 
+def check_memory(config: Config, objective: Objective, problem: Problem) -> None:
+    """Phases with dense matrices (`check_size`: lm, engd, the BFGS family) must fit their budget: refuse now."""
+    sized = [(i, p) for i, p in enumerate(config.phases) if hasattr(PHASES[p.optimizer], "check_size")]
+    if not sized:
+        return
+    rows = objective.residual_vector()[0].numel()
+    cols = sum(p.numel() for p in [*objective.model.parameters(), *problem.trainable.values()])
+    for i, options in sized:
+        try:
+            PHASES[options.optimizer].check_size(options, rows, cols)
+        except ValueError as err:
+            raise ProblemError(f"phases[{i}] ({options.optimizer}): {err}") from None
+
+
 def build(config: Config) -> Setup:
     """Everything the trainer needs, checked, on the configured device (float64 until a phase casts)."""
     device = resolve_device(config.device)
@@ -176,6 +192,7 @@ def build(config: Config) -> Setup:
     problem.to(device, torch.float64)
     objective.to(device, torch.float64)
     check_terms(objective, problem, config)
+    check_memory(config, objective, problem)
     objective.engine = make_engine(config)
     reference = reference_set(problem, domain, config.points.evaluation) if problem.has("reference") else None
     return Setup(config, problem, model, objective, reference, device, rng)

@@ -1,18 +1,22 @@
-"""`python -m pinnkit solve|list|sweep|sweep-plot`: thin wrappers over the Python API.
+"""`python -m pinnkit solve|plot|export|list|sweep|sweep-plot`: thin wrappers over the Python API.
 
 Exit status: 0 solved, 1 training diverged or failed (the run folder says why),
-2 bad input (one line on stderr naming file, key path and value; nothing written).
+2 bad input (one line on stderr naming file, key path and value; nothing written),
+130 / 143 stopped by SIGINT / SIGTERM (checkpointed: `solve --resume RUN_DIR` continues).
 """
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Optional, Sequence
 
-from .api import solve
+from .api import resume, solve
 from .build import ProblemError
 from .config import ConfigError
+from .interrupt import exit_code
 from .pdes import PROBLEMS
+from .run import RunError
 from .sweeps import cli as sweeps_cli
 
 
@@ -20,23 +24,59 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pinnkit", description="Physics-informed neural network solver.")
     sub = parser.add_subparsers(dest="command", required=True)
     s = sub.add_parser("solve", help="train a PINN on a TOML problem file and write a run folder")
-    s.add_argument("config", help="problem TOML file, e.g. problems/burgers.toml")
+    s.add_argument("config", nargs="?", help="problem TOML file, e.g. problems/burgers.toml")
+    s.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted or crashed run from its checkpoint")
     s.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config key, e.g. --set phases[0].iterations=200 (repeatable)")
     s.add_argument("--out", help="run folder to write (default: <output.dir>/<case>-<timestamp>)")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.add_argument("--no-plots", dest="plots", action="store_false", help="skip the figures (RUN_DIR/plots)")
+    p = sub.add_parser("plot", help="draw a run's figures into RUN_DIR/plots")
+    p.add_argument("run_dir", help="a run folder")
+    p.add_argument("--animate", action="store_true", help="also a GIF of the first field over time (unsteady runs)")
+    e = sub.add_parser("export", help="write a run's fields on a regular grid as VTK into RUN_DIR/vtk")
+    e.add_argument("run_dir", help="a run folder")
+    e.add_argument("--resolution", type=int, default=64, help="grid points per spatial axis (default 64)")
     sub.add_parser("list", help="list the shipped problem cases")
     sweeps_cli.add_parsers(sub)
     return parser
 
 
 def _solve(args: argparse.Namespace) -> int:
-    result = solve(args.config, args.overrides, out=args.out, quiet=args.quiet)
+    if (args.config is None) == (args.resume is None) or (args.resume and (args.overrides or args.out)):
+        raise ConfigError("solve: give a config file (with any --set, --out) or --resume RUN_DIR alone")
+    if args.resume:
+        result = resume(args.resume, quiet=args.quiet, plots=args.plots)
+    else:
+        result = solve(args.config, args.overrides, out=args.out, quiet=args.quiet, plots=args.plots)
+    if result.status == "interrupted":
+        print(result.summary["message"], file=sys.stderr)
+        return exit_code(result.summary["signal"])
     errors = "  ".join(f"rel_l2 {f} = {e:.3e}" for f, e in result.rel_l2.items())
     if result.status != "completed":
         print(f"error: {result.summary['message']}", file=sys.stderr)
     print(f"{result.status}: {errors or 'loss = %.3e' % result.summary['loss']['loss']}  run folder: {result.run_dir}")
+    if result.plot_error:  # the run itself is complete: a warning, not a failure
+        print(f"warning: plots not written: {result.plot_error}", file=sys.stderr)
     return 0 if result.status == "completed" else 1
+
+
+def _plot(args: argparse.Namespace) -> int:
+    from . import viz  # here: matplotlib and pyvista load only for the commands that draw
+
+    paths = viz.plot(args.run_dir, animate=args.animate)
+    print(f"{len(paths)} files written to {Path(args.run_dir) / 'plots'}")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from . import viz
+
+    if args.resolution < 2:
+        raise ConfigError(f"--resolution: must be at least 2, got {args.resolution}")
+    paths = viz.export(args.run_dir, resolution=args.resolution)
+    print(f"{len(paths)} files written to {Path(args.run_dir) / 'vtk'} (open {paths[-1].name} in ParaView)")
+    return 0
 
 
 def _list() -> int:
@@ -51,7 +91,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         if args.command in sweeps_cli.COMMANDS:
             return sweeps_cli.COMMANDS[args.command](args)
-        return _solve(args) if args.command == "solve" else _list()
-    except (ConfigError, ProblemError) as err:
+        commands = {"solve": _solve, "plot": _plot, "export": _export, "list": lambda _: _list()}
+        return commands[args.command](args)
+    except (ConfigError, ProblemError, RunError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as err:  # a second Ctrl-C, or one before training started
+        print(f"interrupted: {err or 'before training started, nothing written'}", file=sys.stderr)
+        return exit_code("SIGINT")

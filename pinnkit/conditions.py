@@ -25,6 +25,7 @@ class Condition:
     """Base: a named loss term on its own points. `points_key` picks its count from `[points]`."""
 
     points_key: Optional[str] = "boundary"
+    pointwise = True  # each residual row depends on its own point only
 
     def __init__(self, name: str, value: Value = 0.0, field: Optional[str] = None):
         self.name, self.value, self.field = name, value, field
@@ -107,6 +108,8 @@ class Neumann(_OnBoundary):
 class Periodic(Condition):
     """u(x) = u(x') on two opposite faces, x' the image of x on the other face; with `derivative`,
     also du/da(x) = du/da(x') along the face normal a (what a second-order PDE needs)."""
+
+    pointwise = False  # each row pairs a point with its image
 
     def __init__(self, on: Sequence[str], field: Optional[str] = None, derivative: bool = True,
                  name: Optional[str] = None):

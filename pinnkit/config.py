@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Optional, Union
 
 import tomli_w
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .optim import PHASES
 
@@ -87,6 +87,14 @@ class ModelSection(_Section):
     cuda_graphs: bool = Field(False, description="on CUDA, replay the compiled jets as CUDA graphs (not yet "
                                                  "measured on a GPU: off by default)")
 
+    @field_validator("compile", mode="before")
+    @classmethod
+    def _check_compile_value(cls, value: Any) -> Any:
+        """One message naming `model.compile` and its three values (not one per member of the union)."""
+        if value is True or value is False or value == "auto":
+            return value
+        raise ValueError(f'must be true, false or "auto", got {_show(value)}')
+
 
 class LossSection(_Section):
     weights: dict[str, Annotated[float, Field(ge=0)]] = {}
@@ -95,6 +103,8 @@ class LossSection(_Section):
 class OutputSection(_Section):
     dir: str = "runs"
     log_every: int = Field(100, gt=0)
+    checkpoint_every: int = Field(500, ge=0, description="write checkpoint.pt every k iterations (0: only at "
+                                                         "phase boundaries), to resume after a stop or a crash")
 
 
 class SweepSection(_Section):
@@ -123,15 +133,17 @@ class Config(_Section):
 
     @property
     def double_backward(self) -> bool:
-        """Whether a phase differentiates the loss's gradient again (AdaHessian's Hessian-vector products)."""
-        return any(getattr(PHASES[p.optimizer], "double_backward", False) for p in self.phases)
+        """Whether a phase differentiates the loss's gradient again (AdaHessian's Hessian-vector products) or
+        batches backward passes (the Jacobian of `residuals` phases: lm, engd); compiled jets allow neither."""
+        return any(getattr(PHASES[p.optimizer], "double_backward", False)
+                   or getattr(PHASES[p.optimizer], "residuals", False) for p in self.phases)
 
     @model_validator(mode="after")
     def _check_compile(self) -> "Config":
         """torch.compile'd code cannot be differentiated twice: not nested autograd, not for AdaHessian."""
         if self.model.compile is True and (self.model.engine != "jet" or self.double_backward):
             raise ValueError('model.compile = true needs engine = "jet" and no phase that differentiates '
-                             'the gradient (adahessian); use compile = "auto" or false')
+                             'the gradient (adahessian) or forms a Jacobian (lm, engd); use compile = "auto" or false')
         return self
 
     def to_toml(self) -> str:
@@ -202,6 +214,8 @@ def _parse_value(text: str) -> Any:
 
 def apply_override(raw: dict, item: str) -> None:
     """Apply one `key.path=value` override to the raw TOML dict, in place."""
+    if not item.isprintable():
+        raise ConfigError(f"--set {item!r}: contains a control character (newline, tab, ...)")
     if "=" not in item:
         raise ConfigError(f"--set {item}: expected key.path=value")
     path, text = (s.strip() for s in item.split("=", 1))
@@ -237,6 +251,7 @@ def _render(loc: tuple | list) -> str:
     """("phases", 1, "lr") -> "phases[1].lr"."""
     out = ""
     for part in loc:
+        part = part if isinstance(part, int) or str(part).isprintable() else repr(part)  # keep it one line
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out or "<top level>"
 

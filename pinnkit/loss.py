@@ -7,7 +7,7 @@ Least-squares optimizers use `residual_vector()`; the others use `loss()`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Iterator, Mapping, Optional, Sequence
 
 import numpy as np
 import torch
@@ -26,6 +26,7 @@ class TermGroup:
     residuals: ResidualFn
     owner: str  # who declares the derivatives, for error messages
     resample: bool = True
+    pointwise: bool = True  # each residual row depends on its own point only (not Periodic's pairs)
     arrays: dict[str, np.ndarray] = field(default_factory=dict)  # float64 master copy of the points
     batch: dict[str, torch.Tensor] = field(default_factory=dict)  # the same on device, in the working dtype
 
@@ -51,12 +52,17 @@ class Objective:
         for g in self.groups:
             g.batch = {k: torch.as_tensor(v).to(device, dtype) for k, v in g.arrays.items()}
 
+    def group_terms(self, g: TermGroup, batch: Mapping[str, torch.Tensor],
+                    engine: Optional[Callable[..., Derivatives]] = None) -> dict[str, torch.Tensor]:
+        """One group's residuals at `batch` (its points and data), as its problem returns them."""
+        d = (engine or self.engine)(self.model, batch["points"], self.coords, self.fields, g.derivatives, g.owner)
+        return g.residuals(d, batch)
+
     def terms(self) -> dict[str, torch.Tensor]:
         """Term name -> residual entries, flattened to (N_k,)."""
         out: dict[str, torch.Tensor] = {}
         for g in self.groups:
-            d = self.engine(self.model, g.batch["points"], self.coords, self.fields, g.derivatives, g.owner)
-            for name, r in g.residuals(d, g.batch).items():
+            for name, r in self.group_terms(g, g.batch).items():
                 out[name] = r.reshape(-1)
         return out
 
@@ -64,10 +70,34 @@ class Objective:
         """The stacked, scaled residual vector r and which slice of it is which term."""
         pieces, slices, offset = [], {}, 0
         for name, r in self.terms().items():
-            pieces.append(r * (self.weights.get(name, 1.0) / r.numel()) ** 0.5)
+            pieces.append(r * self._scale(name, r.numel()))
             slices[name] = slice(offset, offset + r.numel())
             offset += r.numel()
         return torch.cat(pieces), slices
+
+    def residual_blocks(self, points: int = 32) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """The scaled residual vector in pieces (rows of r, r[rows]), `points` points of one group per piece.
+
+        Each piece has its own graph, so the Jacobian of its rows costs a backward pass over those points
+        only, not over all of them (Gauss-Newton phases). Groups that are not pointwise come whole.
+        """
+        offset = 0
+        for g in self.groups:
+            n = len(g.batch["points"])
+            step = points if g.pointwise else n
+            starts: dict[str, int] = {}
+            for i in range(0, n, step):
+                part = {k: v[i:i + step] for k, v in g.batch.items()}
+                for name, r in self.group_terms(g, part).items():
+                    per_point = r[0].numel()
+                    if name not in starts:
+                        starts[name], offset = offset, offset + n * per_point
+                    rows = torch.arange(starts[name] + i * per_point, starts[name] + i * per_point + r.numel())
+                    yield rows, r.reshape(-1) * self._scale(name, n * per_point)
+
+    def _scale(self, name: str, size: int) -> float:
+        """sqrt(w / N) of a term with N residual entries: its rows' factor in r."""
+        return (self.weights.get(name, 1.0) / size) ** 0.5
 
     def loss(self) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """The scalar loss sum_k w_k mean(r_k^2), and each term's mean square (unweighted)."""

@@ -73,7 +73,7 @@ class ReferenceSet:
         return errors
 
 
-def _evaluate(problem: Any, points: np.ndarray, fields: Sequence[str] = ()) -> dict[str, np.ndarray]:
+def reference_values(problem: Any, points: np.ndarray, fields: Sequence[str] = ()) -> dict[str, np.ndarray]:
     """The problem's reference at `(M, d)` points as float64 arrays (only `fields`, when given)."""
     values = problem.reference(*(torch.as_tensor(points[:, j]) for j in range(points.shape[1])))
     return {f: v.detach().cpu().numpy() if torch.is_tensor(v) else np.asarray(v)
@@ -86,7 +86,7 @@ def reference_set(problem: Any, domain: Any, n: int) -> ReferenceSet:
     space-time domain, mean-free fields are compared time by time (the grid's time levels)."""
     truth = problem.truth()
     points = evaluation_grid(domain, n)
-    probes = {name: ReferenceSet(at, _evaluate(truth, at, fields), problem.mean_free)
+    probes = {name: ReferenceSet(at, reference_values(truth, at, fields), problem.mean_free)
               for name, (at, fields) in (problem.probes() if problem.has("probes") else {}).items()}
     slices = np.unique(points[:, -1], return_inverse=True)[1] if hasattr(domain, "time") else None
-    return ReferenceSet(points, _evaluate(truth, points), problem.mean_free, probes, slices)
+    return ReferenceSet(points, reference_values(truth, points), problem.mean_free, probes, slices)

@@ -1,20 +1,23 @@
 """The run folder: written file by file (each atomically), read back by `load`.
 
-    config.toml   the resolved configuration, written first
-    history.csv   one row per logged iteration, appended as training goes
-    model.pt      network state dict and PDE parameters (loads with weights_only=True)
-    summary.json  status, final losses, errors, per-phase results; written last
+    config.toml    the resolved configuration, written first
+    history.csv    one row per logged iteration, appended as training goes
+    checkpoint.pt  everything needed to continue the run (`checkpoint.py`), rewritten as training goes
+    model.pt       network state dict and PDE parameters (loads with weights_only=True)
+    summary.json   status (completed, interrupted, diverged, failed), final losses, errors,
+                   per-phase results; written last
 
 `load(run_dir).predict(points)` evaluates the trained solution anywhere.
 """
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import time
 from pathlib import Path
-from typing import Any, Mapping, Optional, Union
+from typing import Any, Mapping, Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -25,6 +28,10 @@ from .config import Config, ConfigError, load as load_config
 FILES = ("config.toml", "history.csv", "model.pt", "summary.json")
 
 
+class RunError(ValueError):
+    """A run folder or run file that cannot be read or continued: the message is one line naming it."""
+
+
 def write_atomic(path: Path, data: bytes) -> None:
     """Write to a temporary file, fsync, then rename: readers see the old file or the whole new one."""
     tmp = path.with_name(f".{path.name}.tmp")
@@ -33,6 +40,31 @@ def write_atomic(path: Path, data: bytes) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
+
+
+def save_torch(path: Path, state: Mapping[str, Any]) -> None:
+    """`torch.save` through `write_atomic`: a kill at any moment leaves the previous file whole."""
+    buffer = io.BytesIO()
+    torch.save(dict(state), buffer)
+    write_atomic(path, buffer.getvalue())
+
+
+def read_torch(path: Path, keys: Sequence[str], device: str = "cpu") -> dict:
+    """`torch.load(weights_only=True)` of a file pinnkit wrote: a dict holding `keys`, else a RunError."""
+    if not path.is_file():
+        raise RunError(f"{path}: no such file")
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
+    except Exception as err:  # truncated, foreign or unsafe: torch raises several kinds
+        raise RunError(f"{path}: cannot be read ({type(err).__name__}: {_first_line(err)})") from None
+    if not isinstance(state, dict) or not set(keys) <= set(state):
+        raise RunError(f"{path}: not a file pinnkit wrote (expected a dict with {', '.join(keys)})")
+    return state
+
+
+def _first_line(err: Exception) -> str:
+    text = str(err).strip().splitlines()[0] if str(err).strip() else ""
+    return text if len(text) <= 160 else text[:157] + "..."
 
 
 def case_name(problem_name: str) -> str:
@@ -61,12 +93,18 @@ def new_run_dir(config: Config, out: Optional[Union[str, Path]] = None) -> Path:
 
 
 class RunWriter:
-    """Writes one run folder as a solve goes; every file it completes is complete on disk."""
+    """Writes one run folder as a solve goes; every file it completes is complete on disk.
 
-    def __init__(self, path: Path, config: Config):
+    With a `config` it starts a new run (config.toml first); without, it continues the
+    existing folder `path` (a resume: see `keep_history`).
+    """
+
+    def __init__(self, path: Path, config: Optional[Config] = None):
         self.path = path
         self.columns: Optional[list[str]] = None
-        write_atomic(path / "config.toml", config.to_toml().encode())
+        self.rows = 0  # history rows written so far
+        if config is not None:
+            write_atomic(path / "config.toml", config.to_toml().encode())
 
     def history(self, row: Mapping[str, Any]) -> None:
         """Append one history row (the first row fixes the columns)."""
@@ -78,16 +116,28 @@ class RunWriter:
             if new:
                 writer.writeheader()
             writer.writerow(row)
+        self.rows += 1
+
+    def keep_history(self, rows: int) -> None:
+        """Cut history.csv back to its first `rows` rows: those after a checkpoint are written again on resume."""
+        file = self.path / "history.csv"
+        with open(file, newline="") if file.is_file() else io.StringIO() as f:
+            lines = list(csv.reader(f))
+        if len(lines) < rows + 1 and rows:
+            raise RunError(f"{file}: has {max(len(lines) - 1, 0)} rows, the checkpoint expects at least {rows}")
+        if rows == 0:
+            file.unlink(missing_ok=True)
+        else:
+            text = io.StringIO()
+            csv.writer(text, lineterminator="\r\n").writerows(lines[:rows + 1])
+            write_atomic(file, text.getvalue().encode())
+            self.columns = lines[0]
+        self.rows = rows
 
     def model(self, model: torch.nn.Module, parameters: Mapping[str, torch.Tensor], meta: Mapping[str, Any]) -> None:
-        state = {"model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-                 "parameters": {k: v.detach().cpu() for k, v in parameters.items()},
-                 "meta": dict(meta)}
-        tmp = self.path / ".model.pt.tmp"
-        torch.save(state, tmp)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path / "model.pt")
+        save_torch(self.path / "model.pt", {"model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+                                            "parameters": {k: v.detach().cpu() for k, v in parameters.items()},
+                                            "meta": dict(meta)})
 
     def summary(self, summary: Mapping[str, Any]) -> None:
         write_atomic(self.path / "summary.json", (json.dumps(summary, indent=2) + "\n").encode())
@@ -124,21 +174,24 @@ class Solution:
 
 
 def load(run_dir: Union[str, Path], device: str = "cpu") -> Solution:
-    """Rebuild a trained run from its folder (`config.toml` + `model.pt`)."""
+    """Rebuild a trained run from its folder (`config.toml` + `model.pt`); a bad folder or file is a RunError."""
     path = Path(run_dir)
+    if not path.is_dir():
+        raise RunError(f"{path}: no such run folder")
     for name in ("config.toml", "model.pt"):
         if not (path / name).is_file():
-            raise FileNotFoundError(f"{path}: not a complete run folder ({name} is missing)")
+            raise RunError(f"{path}: not a complete run folder ({name} is missing)")
     config = load_config(path / "config.toml")
+    state = read_torch(path / "model.pt", ("model", "parameters"), device)
     try:
-        state = torch.load(path / "model.pt", map_location=device, weights_only=True)
         problem = make_problem(config)
         model = make_model(config, problem, problem.domain())
         dtype = state["model"][next(iter(state["model"]))].dtype
         model.to(device, dtype).load_state_dict(state["model"])
         for name, value in state["parameters"].items():
             problem.values[name] = value.to(torch.float64)
-    except (RuntimeError, KeyError, StopIteration, EOFError, ValueError) as err:
-        raise ValueError(f"{path / 'model.pt'}: cannot be loaded ({type(err).__name__}: {err})") from None
+    except (RuntimeError, KeyError, StopIteration, ValueError, TypeError, AttributeError) as err:
+        raise RunError(f"{path / 'model.pt'}: does not fit config.toml ({type(err).__name__}: "
+                       f"{_first_line(err)})") from None
     model.eval()
     return Solution(path, config, problem, model)

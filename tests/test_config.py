@@ -51,6 +51,16 @@ def test_trainable_parameter_table():
     ("problem.parameters.nu=nan", "problem.parameters.nu.init: must be a finite number, got nan"),
     ("problem.parameters.nu={init = 0.5, bounds = [0.0, 0.1]}", "init 0.5 lies outside bounds [0.0, 0.1]"),
     ("problem.parameters.nu={init = 0.5, bounds = [1.0, 0.1]}", "bounds must have low <= high"),
+    ("points.initial=-1", "points.initial: must be > 0, got -1"),
+    ("points.evaluation=0", "points.evaluation: must be > 0, got 0"),
+    ("phases[0].iterations=0", "phases[0].iterations: must be > 0, got 0"),
+    ("phases[1].max_evaluations=0", "phases[1].max_evaluations: must be > 0, got 0"),
+    ("phases[0].max_seconds=0.0", "phases[0].max_seconds: must be > 0.0, got 0.0"),
+    ("phases[0].lr=inf", "phases[0].lr: must be a finite number, got inf"),
+    ("loss.weights.pde=nan", "loss.weights.pde: must be a finite number, got nan"),
+    ("model.compile=yes", 'model.compile: must be true, false or "auto", got \'yes\''),
+    ("model.compile=1", 'model.compile: must be true, false or "auto", got 1'),
+    ("output.checkpoint_every=-1", "output.checkpoint_every: must be >= 0, got -1"),
     ("phases[3].lr=1", "--set phases[3].lr: index 3 out of range (the list has 2 entries)"),
     ("seed", "--set seed: expected key.path=value"),
 ])
@@ -75,6 +85,10 @@ BAD_FILES = {
     "negative.toml": ('[problem]\nname = "burgers"\n[points]\nboundary = -3\n[[phases]]\noptimizer = "adam"\n'
                       'iterations = 5\n', "points.boundary: must be > 0, got -3"),
     "syntax.toml": ('[problem\nname = "burgers"\n', "invalid TOML"),
+    "nan.toml": ('[problem]\nname = "burgers"\n[[phases]]\noptimizer = "adam"\niterations = 5\nlr = nan\n',
+                 "phases[0].lr: must be a finite number, got nan"),
+    "inf.toml": ('[problem]\nname = "burgers"\n[problem.parameters]\nnu = -inf\n[[phases]]\noptimizer = "adam"\n'
+                 'iterations = 5\n', "problem.parameters.nu.init: must be a finite number, got -inf"),
     "unknown_problem.toml": ('[problem]\nname = "burgerz"\n[[phases]]\noptimizer = "adam"\niterations = 5\n',
                              "problem.name: unknown problem 'burgerz' (shipped: burgers"),
     "unknown_parameter.toml": ('[problem]\nname = "burgers"\n[problem.parameters]\nmu = 1.0\n[[phases]]\n'

@@ -5,15 +5,29 @@ Adding an optimizer is one new class with an `Options` schema and a
 """
 from .adahessian import AdaHessian, AdaHessianPhase
 from .adam import AdamPhase
+from .bfgs import BFGS, BFGSPhase
+from .engd import ENGDPhase, EnergyNaturalGradient
+from .gauss_newton import MemoryBudgetError, Residuals
 from .lbfgs import LBFGS, LBFGSPhase
-from .phase import Monitor, PhaseOptions, PhaseResult, project
+from .lm import LevenbergMarquardt, LMPhase
+from .phase import Monitor, PhaseOptions, PhaseResult, Progress, project
+from .sam import SAM, SAMPhase
 from .scipy_lbfgsb import ScipyLBFGSBPhase
+from .sgd import SGDPhase
 
 PHASES = {
     "adam": AdamPhase,
+    "sgd": SGDPhase,
+    "sam": SAMPhase,
     "lbfgsb": ScipyLBFGSBPhase,
     "lbfgs": LBFGSPhase,
     "adahessian": AdaHessianPhase,
+    "lm": LMPhase,
+    "engd": ENGDPhase,
+    "bfgs": BFGSPhase,
+    "ssbfgs": BFGSPhase,
+    "ssbroyden": BFGSPhase,
 }
 
-__all__ = ["LBFGS", "PHASES", "AdaHessian", "Monitor", "PhaseOptions", "PhaseResult", "project"]
+__all__ = ["EnergyNaturalGradient", "LevenbergMarquardt", "MemoryBudgetError", "Residuals", "SAM",
+           "BFGS", "LBFGS", "PHASES", "AdaHessian", "Monitor", "PhaseOptions", "PhaseResult", "Progress", "project"]

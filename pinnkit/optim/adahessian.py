@@ -61,7 +61,8 @@ class AdaHessian(torch.optim.Optimizer):
     The closure must keep the gradient's graph: `loss.backward(create_graph=True)`.
     After the product the gradients are detached, which frees that graph.
 
-    State per parameter: `step` (int), `exp_avg` (m), `exp_hessian_sq` (v), `hessian_diag` (the last D).
+    State per parameter: `step` (int), `exp_avg` (m), `exp_hessian_sq` (v), `hessian_diag` (the last D);
+    `state_dict()` adds the generator's state, so a run continued from it draws the same vectors.
 
     Example:
         >>> opt = AdaHessian(net.parameters(), lr=0.01)
@@ -86,6 +87,19 @@ class AdaHessian(torch.optim.Optimizer):
                     "hessian_power": hessian_power, "block": block}
         super().__init__(params, defaults)
         self.n_samples, self.update_every, self.generator = n_samples, update_every, generator
+
+    def state_dict(self) -> dict:
+        state = super().state_dict()
+        if self.generator is not None:
+            state["generator"] = self.generator.get_state()
+        return state
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        state_dict = dict(state_dict)
+        generator = state_dict.pop("generator", None)
+        if generator is not None and self.generator is not None:
+            self.generator.set_state(generator)
+        super().load_state_dict(state_dict)
 
     @torch.no_grad()
     def step(self, closure: Callable[[], torch.Tensor]) -> torch.Tensor:  # type: ignore[override]

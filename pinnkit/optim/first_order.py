@@ -41,7 +41,9 @@ def run_steps(optimizer: torch.optim.Optimizer, options: FirstOrderOptions, grou
 
     `backward` holds keyword arguments for `loss.backward` (AdaHessian needs `create_graph=True`).
     """
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda k: lr_factor(options, k))
+    monitor.attach(optimizer)
+    first = monitor.iterations  # > 0 when the phase continues from a checkpoint
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda k: lr_factor(options, first + k))
 
     def evaluate() -> torch.Tensor:
         optimizer.zero_grad(set_to_none=True)
@@ -50,7 +52,7 @@ def run_steps(optimizer: torch.optim.Optimizer, options: FirstOrderOptions, grou
         monitor.evaluated()
         return loss
 
-    k, reason, loss = 0, None, torch.tensor(math.nan)
+    k, reason, loss = first, None, torch.tensor(math.nan)
     while reason is None:
         loss = optimizer.step(evaluate)
         project(groups)

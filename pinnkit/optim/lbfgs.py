@@ -75,7 +75,9 @@ class LBFGS(torch.optim.Optimizer):
 
     def __init__(self, params: Iterable, lr: float = 1.0, history_size: int = 10,
                  line_search: Literal["strong_wolfe", "backtracking"] = "strong_wolfe", gtol: float = 1e-5,
-                 ftol: float = 1e-9, max_line_search: int = 25, curvature_eps: float = 1e-10):
+                 ftol: float = 1e-9, max_line_search: int = 25, curvature_eps: float = 1e-10,
+                 wolfe_c2: float = CURVATURE):
+        """`wolfe_c2`: the strong Wolfe curvature constant; a small one (1e-6) makes the search nearly exact."""
         if line_search not in LINE_SEARCHES:
             raise ValueError(f"line_search: unknown {line_search!r} (valid: {', '.join(LINE_SEARCHES)})")
         if lr <= 0 or history_size < 1 or max_line_search < 1:
@@ -83,6 +85,7 @@ class LBFGS(torch.optim.Optimizer):
         super().__init__(params, {"lower": None, "upper": None})
         self.lr, self.history_size, self.line_search = lr, history_size, line_search
         self.gtol, self.ftol, self.max_line_search, self.curvature_eps = gtol, ftol, max_line_search, curvature_eps
+        self.wolfe_c2 = wolfe_c2
 
     @torch.no_grad()
     def step(self, closure: Callable[[], torch.Tensor]) -> torch.Tensor:  # type: ignore[override]
@@ -91,7 +94,7 @@ class LBFGS(torch.optim.Optimizer):
         state = self.state[params[0]]
         lower, upper = self._box()
         x = _flat(params).clamp(lower, upper)
-        if "S" not in state:
+        if "pairs" not in state:
             state.update(self._empty_state(x))
         if "grad" not in state:
             state["loss"], state["grad"] = self._evaluate(closure, params, x)
@@ -129,10 +132,14 @@ class LBFGS(torch.optim.Optimizer):
         return torch.cat(lows), torch.cat(highs)
 
     def _empty_state(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        m, zero = self.history_size, x.new_zeros(())
-        return {"S": x.new_zeros(m, x.numel()), "Y": x.new_zeros(m, x.numel()), "rho": x.new_zeros(m),
-                "pairs": zero, "gamma": zero + 1, "t": zero + self.lr, "pg_max": zero + math.inf,
-                "rel_change": zero + math.inf, "stalled": zero}
+        zero = x.new_zeros(())
+        return {"pairs": zero, "gamma": zero + 1, "t": zero + self.lr, "pg_max": zero + math.inf,
+                "rel_change": zero + math.inf, "stalled": zero, **self._empty_memory(x)}
+
+    def _empty_memory(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The curvature memory: `history_size` rows of steps and gradient changes."""
+        m = self.history_size
+        return {"S": x.new_zeros(m, x.numel()), "Y": x.new_zeros(m, x.numel()), "rho": x.new_zeros(m)}
 
     def _evaluate(self, closure: Callable[[], torch.Tensor], params: list[torch.Tensor],
                   x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -151,9 +158,13 @@ class LBFGS(torch.optim.Optimizer):
         free_g = torch.where(active, 0, g)
         first_scale = free_g.abs().sum().reciprocal().clamp(max=1)  # first step: |d|_1 <= 1, as torch does
         gamma = torch.where(state["pairs"] > 0, state["gamma"], first_scale)
-        d = -_two_loop(free_g, state["S"], state["Y"], state["rho"], gamma)
+        d = -self._inverse_hessian_times(free_g, state, gamma)
         d = torch.where(active | (at_lower & (d < 0)) | (at_upper & (d > 0)), 0, d)
         return torch.where(g.dot(d) < 0, d, -gamma * free_g)
+
+    def _inverse_hessian_times(self, q: torch.Tensor, state: dict, gamma: torch.Tensor) -> torch.Tensor:
+        """H q, H the inverse-Hessian approximation; `gamma` I before any curvature pair is stored."""
+        return _two_loop(q, state["S"], state["Y"], state["rho"], gamma)
 
     def _backtracking(self, closure, params, x, d, state, lower, upper):
         """One Armijo trial at the stored step; a rejected trial keeps x and shrinks the step (no sync)."""
@@ -182,7 +193,8 @@ class LBFGS(torch.optim.Optimizer):
             values = torch.stack((f_t, g_t.dot(moving), g.dot(x_t - x))).tolist()
             return _Trial(t, *values, point=(x_t, f_t, g_t))
 
-        best = _wolfe_search(trial, _Trial(0.0, f0, slope0, 0.0), self.lr, self.max_line_search, min_width)
+        best = _wolfe_search(trial, _Trial(0.0, f0, slope0, 0.0), self.lr, self.max_line_search, min_width,
+                             self.wolfe_c2)
         x_new, f_new, g_new = best.point if best is not None else (x, f, g)
         accepted = torch.full((), best is not None, device=x.device)
         return x_new, f_new, g_new, accepted, ~accepted
@@ -194,10 +206,14 @@ class LBFGS(torch.optim.Optimizer):
         relative = (f - f_new) / torch.maximum(torch.maximum(f.abs(), f_new.abs()), torch.ones_like(f))
         state["rel_change"] = torch.where(accepted, relative, state["rel_change"])
         state["stalled"] = torch.where(failed & (state["pairs"] == 0), 1.0, state["stalled"])
-        state["rho"] = torch.where(failed, 0, state["rho"])
-        state["pairs"] = torch.where(failed, 0, state["pairs"])
+        self._forget(state, failed)
         state["pg_max"] = ((x_new - g_new).clamp(lower, upper) - x_new).abs().max()
         state["loss"], state["grad"] = f_new, g_new
+
+    def _forget(self, state: dict, failed: torch.Tensor) -> None:
+        """After a failed search, drop the curvature history (the next direction is steepest descent)."""
+        state["rho"] = torch.where(failed, 0, state["rho"])
+        state["pairs"] = torch.where(failed, 0, state["pairs"])
 
     def _remember(self, state: dict, s: torch.Tensor, y: torch.Tensor) -> None:
         """Append (s, y), dropping the oldest pair, unless the curvature s.y <= eps |y|^2 (then skip)."""
@@ -221,23 +237,23 @@ class _Trial:
 
 
 def _wolfe_search(trial: Callable[[float], _Trial], start: _Trial, t: float, max_trials: int,
-                  min_width: float) -> Optional[_Trial]:
+                  min_width: float, c2: float = CURVATURE) -> Optional[_Trial]:
     """Bracket a strong Wolfe step, then zoom; None when no trial decreased the loss."""
     prev = start
     for i in range(max_trials):
         cur = trial(t)
         if not _sufficient(cur, start) or (i > 0 and cur.f >= prev.f):
-            return _zoom(trial, prev, cur, start, max_trials - i - 1, min_width)
-        if abs(cur.slope) <= -CURVATURE * start.slope:
+            return _zoom(trial, prev, cur, start, max_trials - i - 1, min_width, c2)
+        if abs(cur.slope) <= -c2 * start.slope:
             return cur
         if cur.slope >= 0:
-            return _zoom(trial, cur, prev, start, max_trials - i - 1, min_width)
+            return _zoom(trial, cur, prev, start, max_trials - i - 1, min_width, c2)
         prev, t = cur, _cubic(prev, cur, cur.t + 0.01 * (cur.t - prev.t), 10 * cur.t)
     return prev if prev.t > 0 else None
 
 
 def _zoom(trial: Callable[[float], _Trial], lo: _Trial, hi: _Trial, start: _Trial, max_trials: int,
-          min_width: float) -> Optional[_Trial]:
+          min_width: float, c2: float) -> Optional[_Trial]:
     """Shrink the bracket [lo, hi] (lo: the best sufficient-decrease trial) until strong Wolfe holds."""
     for _ in range(max_trials):
         if abs(hi.t - lo.t) < min_width:
@@ -247,7 +263,7 @@ def _zoom(trial: Callable[[float], _Trial], lo: _Trial, hi: _Trial, start: _Tria
         if not _sufficient(cur, start) or cur.f >= lo.f:
             hi = cur
             continue
-        if abs(cur.slope) <= -CURVATURE * start.slope:
+        if abs(cur.slope) <= -c2 * start.slope:
             return cur
         if cur.slope * (hi.t - lo.t) >= 0:
             hi = lo
@@ -317,29 +333,39 @@ def _assign(params: list[torch.Tensor], x: torch.Tensor) -> None:
         offset += p.numel()
 
 
-class LBFGSOptions(PhaseOptions):
-    optimizer: Literal["lbfgs"]
+class QuasiNewtonOptions(PhaseOptions):
+    """What every native quasi-Newton phase takes (L-BFGS, and the dense BFGS family in `bfgs.py`)."""
+
     lr: float = Field(1.0, gt=0, description="first trial step of each line search")
     ftol: float = Field(1e-15, ge=0, description="stop when the relative loss reduction is below ftol")
     gtol: float = Field(1e-10, ge=0, description="stop when the largest projected gradient entry is below gtol")
-    history_size: int = Field(50, gt=0, description="correction pairs kept")
     line_search: Literal["strong_wolfe", "backtracking"] = "strong_wolfe"
     max_line_search: int = Field(25, gt=0, description="strong Wolfe trials per iteration")
     check_every: int = Field(10, gt=0, description="read the stopping tests every k iterations (a host sync)")
 
 
+class LBFGSOptions(QuasiNewtonOptions):
+    optimizer: Literal["lbfgs"]
+    history_size: int = Field(50, gt=0, description="correction pairs kept")
+
+
 class LBFGSPhase:
-    """`optimizer = "lbfgs"`: the native `LBFGS`, on the model's device and dtype, bounds included."""
+    """`optimizer = "lbfgs"`: the native `LBFGS`, on the model's device and dtype, bounds included.
+    With `resample_every`, the objective changes at each redraw and the curvature memory carries over."""
 
     Options = LBFGSOptions
 
     def __init__(self, options: LBFGSOptions):
         self.options = options
 
+    def optimizer(self, groups: list[dict]) -> LBFGS:
+        o = self.options
+        return LBFGS(groups, lr=o.lr, history_size=o.history_size, line_search=o.line_search, gtol=o.gtol,
+                     ftol=o.ftol, max_line_search=o.max_line_search)
+
     def run(self, groups: list[dict], closure: Closure, monitor: Monitor) -> PhaseResult:
         o = self.options
-        optimizer = LBFGS(groups, lr=o.lr, history_size=o.history_size, line_search=o.line_search, gtol=o.gtol,
-                          ftol=o.ftol, max_line_search=o.max_line_search)
+        optimizer = self.optimizer(groups)
 
         def evaluate() -> torch.Tensor:
             optimizer.zero_grad(set_to_none=True)
@@ -348,13 +374,14 @@ class LBFGSPhase:
             monitor.evaluated()
             return loss
 
-        k, reason, loss = 0, None, torch.tensor(math.nan)
-        while reason is None:
+        monitor.attach(optimizer)
+        k, reason, loss = monitor.iterations, None, torch.tensor(math.nan)
+        while reason is None:  # the tests after iteration k run at the top, so a phase resumed at k runs them too
+            if k and o.resample_every and k % o.resample_every == 0:
+                optimizer.objective_changed()
+            if k and k % o.check_every == 0 and (code := int(optimizer.stop_code())):
+                return monitor.result(o.optimizer, "converged", STOP_MESSAGES[code], float(loss))
             loss = optimizer.step(evaluate)
             k += 1
             reason = monitor.iteration_done(k)
-            if o.resample_every and k % o.resample_every == 0:
-                optimizer.objective_changed()
-            if reason is None and k % o.check_every == 0 and (code := int(optimizer.stop_code())):
-                return monitor.result(o.optimizer, "converged", STOP_MESSAGES[code], float(loss))
         return monitor.result(o.optimizer, reason, BUDGET_MESSAGES[reason], float(loss))

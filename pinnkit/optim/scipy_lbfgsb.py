@@ -2,7 +2,9 @@
 
 All trainable tensors are flattened into one vector; network weights are
 unbounded and bounded PDE parameters get SciPy box bounds. SciPy's own
-termination message is kept in the result. SciPy's BLAS works on vectors of a few thousand
+termination message is kept in the result. SciPy's internal state (its L-BFGS
+history) cannot be saved: a phase continued from a checkpoint starts SciPy afresh
+from the current weights with the remaining budget. SciPy's BLAS works on vectors of a few thousand
 entries here, where its threads only add wake-up latency (3-6 ms an evaluation on a busy
 2-core CPU: SciPy took 4% of the shipped Burgers phase, under 1% with one thread), so they
 are held to one during the phase.
@@ -69,10 +71,11 @@ class ScipyLBFGSBPhase:
 
         o = self.options
         x0 = torch.cat([p.detach().reshape(-1) for p in params]).to("cpu", torch.float64).numpy()
+        maxfun = o.max_evaluations - monitor.evaluations if o.max_evaluations else 2**31 - 1
         with ThreadpoolController().select(prefix="libscipy_openblas").limit(limits=1):  # SciPy's, not torch's
             res = scipy.optimize.minimize(
                 fun, x0, jac=True, method="L-BFGS-B", bounds=_bounds(groups), callback=callback,
-                options={"maxiter": o.iterations, "maxfun": o.max_evaluations or 2**31 - 1, "ftol": o.ftol,
+                options={"maxiter": o.iterations - monitor.iterations, "maxfun": maxfun, "ftol": o.ftol,
                          "gtol": o.gtol, "maxcor": o.history_size, "maxls": o.max_line_search})
         _assign(params, res.x)
         return self._result(res, stop.get("reason"), monitor)

@@ -1,0 +1,102 @@
+"""Refinement optimizers after the same Adam warmup: error against iterations and wall time.
+
+    python benchmarks/refinement.py [--cases burgers poisson kovasznay] [--seeds 0 1 2]
+                                    [--optimizers lbfgsb lbfgs bfgs ssbfgs ssbroyden] [--iterations N]
+
+Each run is the case's accurate setup (`problems/burgers_accurate.toml` for Burgers; the shipped
+TOML with float64 refinement otherwise) with its refinement phase swapped, the same seed, points and
+warmup. Prints the final relative L2 error per optimizer (median and range over seeds) and wall time,
+writes benchmarks/results/refinement.json (with every logged (time, error) point) and a plot of
+error against wall time, benchmarks/results/refinement_<case>.png. Written after every run.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+
+import pinnkit
+from common import machine, spread, write_json
+
+matplotlib.use("Agg")
+ROOT = Path(__file__).resolve().parents[1]
+CONFIGS = {"burgers": "burgers_accurate.toml", "poisson": "poisson.toml", "kovasznay": "kovasznay.toml"}
+
+
+def run(case: str, optimizer: str, seed: int, iterations: int, out: Path) -> dict[str, Any]:
+    """One solve with the last phase replaced; its error trajectory from history.csv."""
+    source = ROOT / "problems" / CONFIGS[case]
+    last = len(pinnkit.config.load(source).phases) - 1
+    refine = f'{{optimizer = "{optimizer}", iterations = {iterations}, dtype = "float64"}}'
+    overrides = [f"seed={seed}", f"phases[{last}]={refine}", f"output.log_every={max(iterations // 40, 1)}"]
+    result = pinnkit.solve(source, overrides, out=out / f"{case}-{optimizer}-{seed}")
+    with open(result.run_dir / "history.csv") as f:
+        rows = [r for r in csv.DictReader(f) if r["phase"] == str(last)]
+    phase = result.summary["phases"][-1]
+    return {"case": case, "optimizer": optimizer, "seed": seed, "rel_l2": result.summary["rel_l2"],
+            "seconds": phase["seconds"], "iterations": phase["iterations"], "message": phase["message"],
+            "trajectory": [(float(r["time"]), int(r["iteration"]), float(r["rel_l2_u"])) for r in rows]}
+
+
+def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per case and optimizer: final error and refinement seconds, median and range over seeds."""
+    out: dict[str, Any] = {}
+    for r in runs:
+        out.setdefault(r["case"], {}).setdefault(r["optimizer"], []).append(r)
+    return {case: {opt: {"rel_l2": spread([r["rel_l2"]["u"] for r in rs]), "seconds": spread([r["seconds"] for r in rs]),
+                         "seeds": [r["seed"] for r in rs]} for opt, rs in by.items()} for case, by in out.items()}
+
+
+def plot(runs: list[dict[str, Any]], case: str, path: Path) -> None:
+    """Error against refinement wall time, one colour per optimizer, one line per seed."""
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=150)
+    colours = dict(zip(dict.fromkeys(r["optimizer"] for r in runs), plt.cm.tab10.colors))
+    for r in (r for r in runs if r["case"] == case):
+        t, _, e = np.array(r["trajectory"]).T
+        ax.semilogy(t - t[0], e, color=colours[r["optimizer"]], lw=1.2,
+                    label=r["optimizer"] if r["seed"] == min(q["seed"] for q in runs if q["optimizer"] == r["optimizer"]) else None)
+    ax.set_xlabel("refinement wall time (s)")
+    ax.set_ylabel("relative L2 error of u")
+    ax.set_title(f"{case}: refinement after the same Adam warmup")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--cases", nargs="+", default=["burgers"], choices=list(CONFIGS))
+    parser.add_argument("--optimizers", nargs="+", default=["lbfgsb", "lbfgs", "bfgs", "ssbfgs", "ssbroyden"])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--iterations", type=int, default=3000, help="refinement iterations")
+    parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "refinement.json")
+    args = parser.parse_args()
+    runs: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for case in args.cases:
+            for seed in args.seeds:
+                for optimizer in args.optimizers:
+                    runs.append(run(case, optimizer, seed, args.iterations, Path(tmp)))
+                    r = runs[-1]
+                    print(f"{case:<10} {optimizer:<10} seed {seed}  rel_l2 u {r['rel_l2']['u']:.3e}  "
+                          f"{r['iterations']:>6} it  {r['seconds']:8.1f} s  {r['message']}", flush=True)
+                    write_json(args.json, {"machine": machine(), "settings": vars(args) | {"json": str(args.json)},
+                                           "summary": summarize(runs), "runs": runs})
+                    plot(runs, case, args.json.with_name(f"refinement_{case}.png"))
+    for case, by in summarize(runs).items():
+        for opt, s in by.items():
+            e = s["rel_l2"]
+            print(f"{case:<10} {opt:<10} median {e['median']:.2e} (range {e['min']:.2e}-{e['max']:.2e}), "
+                  f"refinement {s['seconds']['median']:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,94 @@
+"""Levenberg-Marquardt (damped Gauss-Newton with adaptive damping) and its phase (`optimizer = "lm"`)."""
+from __future__ import annotations
+
+from typing import Iterable, Literal
+
+import torch
+from pydantic import Field
+
+from .gauss_newton import (DampedSystem, GaussNewtonOptions, GaussNewtonPhase, ResidualClosure, Space,
+                           as_residuals, hold_active, jacobian, try_step)
+from .lbfgs import _assign, _flat
+
+
+class LevenbergMarquardt(torch.optim.Optimizer):
+    """Levenberg-Marquardt on a least-squares loss ||r||^2, with Nielsen's damping rule.
+
+    One `step(closure)` forms r and its Jacobian J at the current parameters, then tries damped
+    Gauss-Newton steps (`gauss_newton.DampedSystem`) until one lowers the loss: the gain ratio
+    rho = actual / predicted reduction accepts it and shrinks the damping by max(1/3, 1 - (2 rho - 1)^3),
+    or rejects it and grows the damping by nu (nu doubling on each rejection in a row). The closure
+    returns r (N,) (or is a `Residuals`, which also gives r in independent blocks: J is then cheaper).
+    Bounds per group (`lower`/`upper`) are kept by projecting every trial point.
+
+    State (`self.state[first parameter]`): `damping` lam, `nu` its growth factor, `loss` at the last
+    accepted point; `stalled` 1 when no trial lowered the loss up to `max_damping`.
+
+    Example (an exponential fit):
+        >>> a = torch.zeros(2, dtype=torch.float64, requires_grad=True)
+        >>> opt = LevenbergMarquardt([a])
+        >>> for _ in range(20):
+        ...     opt.step(lambda: a[0] * torch.exp(a[1] * t) - y)
+    """
+
+    STALLED = "no damped step lowers the loss (damping above max_damping): the loss is at its numerical floor"
+
+    def __init__(self, params: Iterable, damping: float = 1e-3, space: Space = "auto", max_memory_gb: float = 2.0,
+                 max_trials: int = 10, max_damping: float = 1e16):
+        if damping <= 0 or max_trials < 1 or max_memory_gb <= 0:
+            raise ValueError("damping and max_memory_gb must be > 0, max_trials >= 1")
+        super().__init__(params, {"lower": None, "upper": None})
+        self.damping, self.space, self.max_memory_gb = damping, space, max_memory_gb
+        self.max_trials, self.max_damping = max_trials, max_damping
+
+    @torch.no_grad()
+    def step(self, closure: ResidualClosure) -> torch.Tensor:  # type: ignore[override]
+        """One Jacobian, up to `max_trials` damped steps; returns the loss at the new parameters."""
+        residuals, params = as_residuals(closure), self._params()
+        state = self.state[params[0]]
+        r, J = jacobian(residuals, params, self.max_memory_gb)
+        J = hold_active(self.param_groups, J, r)
+        system, f, x = DampedSystem(J, r, self.space), r.dot(r), _flat(params)
+        if "damping" not in state:
+            state.update(damping=self.damping * system.scale(), nu=torch.tensor(2.0), stalled=torch.tensor(0.0))
+        for _ in range(self.max_trials):
+            s, f_new = try_step(self.param_groups, x, system.step(state["damping"]), residuals)
+            Js = J @ s
+            predicted = -(2 * r.dot(Js) + Js.dot(Js))  # ||r||^2 - ||r + J s||^2
+            rho = (f - f_new) / predicted
+            if torch.isfinite(f_new) and predicted > 0 and rho > 0:
+                state["damping"] = state["damping"] * max(1 / 3, 1 - float(2 * rho - 1) ** 3)
+                state["nu"].fill_(2.0)
+                state["loss"] = f_new
+                return f_new
+            state["damping"] = state["damping"] * state["nu"]
+            state["nu"] = state["nu"] * 2
+            if state["damping"] > self.max_damping:
+                state["stalled"].fill_(1.0)
+                break
+        _assign(params, x)
+        return f
+
+    def stalled(self) -> bool:
+        state = self.state[self._params()[0]]
+        return bool(state.get("stalled", 0))
+
+    def _params(self) -> list[torch.Tensor]:
+        return [p for group in self.param_groups for p in group["params"]]
+
+
+class LMOptions(GaussNewtonOptions):
+    optimizer: Literal["lm"]
+    damping: float = Field(1e-3, gt=0, description="initial damping, times the largest diagonal entry of J^T J")
+    max_trials: int = Field(10, gt=0, description="damped steps tried per Jacobian")
+
+
+class LMPhase(GaussNewtonPhase):
+    """`optimizer = "lm"`: `LevenbergMarquardt`, float64 by default, bounds by projection."""
+
+    Options = LMOptions
+
+    def optimizer(self, groups: list[dict]) -> LevenbergMarquardt:
+        o = self.options
+        return LevenbergMarquardt(groups, damping=o.damping, space=o.space, max_memory_gb=o.max_memory_gb,
+                                  max_trials=o.max_trials)

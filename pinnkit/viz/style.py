@@ -1,0 +1,93 @@
+"""How the figures look: titles naming the case, colour scales, size and resolution, saving.
+
+Figures are plain `matplotlib.figure.Figure` objects drawn by the Agg canvas: no pyplot, no GUI
+backend and no global backend switch, so plotting works with no display and leaves a user's
+interactive matplotlib alone.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from ..run import Solution, case_name
+
+DPI = 150
+PANEL = (3.6, 3.0)  # inches per map panel
+SEQUENTIAL, DIVERGING, ERROR = "viridis", "RdBu_r", "magma_r"
+
+
+def figure(width: float, height: float) -> Figure:
+    """A figure of that size (inches) on an Agg canvas, laid out by constrained layout."""
+    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def save(fig: Figure, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=DPI)
+    return path
+
+
+def pixels(fig: Figure, dpi: float = DPI) -> np.ndarray:
+    """The figure rendered at `dpi` as an RGB array (H, W, 3), for animation frames."""
+    fig.set_dpi(dpi)
+    fig.canvas.draw()
+    return np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+
+
+def summary(solution: Solution) -> dict:
+    """summary.json, or {} for a run that has none yet."""
+    return solution.summary if (solution.path / "summary.json").is_file() else {}
+
+
+def trainable(solution: Solution) -> list[str]:
+    """The names of the parameters the run trained (from its config: a loaded model's are plain tensors)."""
+    return [name for name, spec in solution.config.problem.parameters.items() if spec.trainable]
+
+
+def case_title(solution: Solution) -> str:
+    """`burgers (nu = 0.003183)`; a trained parameter shows its true value where known."""
+    problem, parts = solution.problem, []
+    for name, value in problem.parameter_values().items():
+        true = f" (true {problem.true[name]:.4g})" if name in problem.true and name in trainable(solution) else ""
+        parts.append(f"{name} = {value:.4g}{true}")
+    params = f" ({', '.join(parts)})" if parts else ""
+    return f"{case_name(solution.config.problem.name)}{params}"
+
+
+def rel_l2_note(solution: Solution, field: str) -> str:
+    """`rel L2 = 1.2e-03` from the run's summary (the evaluation grid's error), or '' without one."""
+    value = summary(solution).get("rel_l2", {}).get(field)
+    return "" if value is None else f"rel L2 = {value:.2e}"
+
+
+def scale(*arrays: np.ndarray) -> tuple[str, float, float]:
+    """One colour map and limits for all `arrays`: diverging about zero when the values take both signs
+    (each side at least 5% of the largest magnitude), else sequential over their range."""
+    low = min(float(np.nanmin(a)) for a in arrays)
+    high = max(float(np.nanmax(a)) for a in arrays)
+    big = max(abs(low), abs(high))
+    if low < -0.05 * big and high > 0.05 * big:
+        return DIVERGING, -big, big
+    return SEQUENTIAL, low, high if high > low else low + 1.0
+
+
+def error_scale(*arrays: np.ndarray) -> tuple[str, float, float]:
+    """The sequential map and limits [0, max] of absolute errors."""
+    high = max(float(np.nanmax(a)) for a in arrays)
+    return ERROR, 0.0, high if high > 0 else 1.0
+
+
+def coordinate_text(values: dict[str, float]) -> Optional[str]:
+    """`t = 0.50, z = 0` for the coordinates a panel holds fixed, or None."""
+    return ", ".join(f"{k} = {v:.3g}" for k, v in values.items()) or None
+
+
+def panel_title(*parts: Optional[str]) -> str:
+    """The non-empty parts joined: `prediction, t = 0.5, rel L2 1.2e-02`."""
+    return ", ".join(p for p in parts if p)

@@ -1,0 +1,166 @@
+"""Levenberg-Marquardt and energy natural gradient: known minimizers, SciPy's `least_squares(method="lm")`,
+both spaces of the damped solve, the residual vector of a PINN loss, the memory guard, a tiny Poisson solve."""
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.optimize
+import torch
+
+import pinnkit
+from pinnkit.build import build
+from pinnkit.cli import main
+from pinnkit.config import load
+from pinnkit.optim import PHASES, EnergyNaturalGradient, LevenbergMarquardt, MemoryBudgetError, Monitor, Residuals
+from pinnkit.optim.gauss_newton import DampedSystem, check_memory, jacobian
+
+ROOT = Path(__file__).resolve().parents[1]
+T = np.linspace(0.0, 1.0, 25)
+Y = 2.5 * np.exp(-1.3 * T) + 0.02 * np.sin(9 * T)  # not an exact fit: a nonzero-residual minimum
+
+
+def exponential(a: torch.Tensor) -> torch.Tensor:
+    t, y = torch.from_numpy(T), torch.from_numpy(Y)
+    return a[0] * torch.exp(a[1] * t) - y
+
+
+def rosenbrock(z: torch.Tensor) -> torch.Tensor:
+    """Rosenbrock in n dimensions as residuals: sum 100 (z_{i+1} - z_i^2)^2 + (1 - z_i)^2, minimum at 1."""
+    return torch.cat([10 * (z[1:] - z[:-1] ** 2), 1 - z[:-1]])
+
+
+def fit(optimizer, residual, x, steps=100):
+    for _ in range(steps):
+        optimizer.step(lambda: residual(x))
+        if optimizer.stalled():
+            break
+    return x.detach().numpy()
+
+
+@pytest.mark.parametrize("residual, x0", [(exponential, [1.0, 0.0]), (rosenbrock, [-1.2, 1.0])])
+def test_lm_agrees_with_scipy_least_squares(residual, x0):
+    x = torch.tensor(x0, dtype=torch.float64, requires_grad=True)
+    found = fit(LevenbergMarquardt([x]), residual, x)
+    ref = scipy.optimize.least_squares(lambda p: residual(torch.from_numpy(p)).numpy(), x0, method="lm",
+                                       xtol=1e-15, ftol=1e-15, gtol=1e-15)
+    np.testing.assert_allclose(found, ref.x, atol=1e-8)
+    if residual is rosenbrock:
+        np.testing.assert_allclose(found, 1.0, atol=1e-10)
+
+
+def test_engd_reaches_the_exponential_fit():
+    x = torch.tensor([1.0, 0.0], dtype=torch.float64, requires_grad=True)
+    found = fit(EnergyNaturalGradient([x]), exponential, x)
+    ref = scipy.optimize.least_squares(lambda p: exponential(torch.from_numpy(p)).numpy(), [1.0, 0.0], method="lm")
+    np.testing.assert_allclose(found, ref.x, atol=1e-8)
+
+
+@pytest.mark.parametrize("shape", [(6, 9), (9, 6)])
+def test_parameter_and_sample_space_steps_agree(shape):
+    gen = torch.Generator().manual_seed(0)
+    J = torch.randn(*shape, generator=gen, dtype=torch.float64)
+    r = torch.randn(shape[0], generator=gen, dtype=torch.float64)
+    damping = torch.tensor(0.3, dtype=torch.float64)
+    d_param = DampedSystem(J, r, "parameter").step(damping)
+    d_sample = DampedSystem(J, r, "sample").step(damping)
+    expected = -torch.linalg.solve(J.T @ J + damping * torch.eye(shape[1], dtype=torch.float64), J.T @ r)
+    torch.testing.assert_close(d_param, expected)
+    torch.testing.assert_close(d_sample, expected)
+
+
+def test_lm_keeps_a_bound_and_agrees_with_scipy_bounded():
+    """The decay rate bounded above -1.5 (its free optimum is -1.3): it ends exactly on the bound."""
+    x = torch.tensor([1.0, -2.0], dtype=torch.float64, requires_grad=True)
+    bounds = {"lower": torch.tensor([-10.0, -10.0]), "upper": torch.tensor([10.0, -1.5])}
+    opt = LevenbergMarquardt([{"params": [x], **bounds}])
+    found = fit(opt, exponential, x)
+    ref = scipy.optimize.least_squares(lambda p: exponential(torch.from_numpy(p)).numpy(), [1.0, -2.0],
+                                       bounds=([-10, -10], [10, -1.5]), xtol=1e-15, ftol=1e-15, gtol=1e-15)
+    assert found[1] == -1.5
+    np.testing.assert_allclose(found, ref.x, atol=1e-7)
+
+
+def test_lm_continues_identically_from_its_state_dict():
+    """What a checkpoint relies on: the damping and its growth factor survive a state-dict round trip."""
+    x, y = (torch.tensor([1.0, 0.0], dtype=torch.float64, requires_grad=True) for _ in range(2))
+    fit(LevenbergMarquardt([x]), exponential, x, steps=6)
+    first = LevenbergMarquardt([y])
+    fit(first, exponential, y, steps=3)
+    second = LevenbergMarquardt([y], damping=0.5)
+    second.load_state_dict(first.state_dict())
+    fit(second, exponential, y, steps=3)
+    torch.testing.assert_close(y, x, rtol=0, atol=0)
+
+
+def test_lm_phase_stops_converged_at_an_exact_solution():
+    A = torch.tensor([[2.0, 1.0], [1.0, 3.0], [0.0, 1.0]], dtype=torch.float64)
+    x = torch.zeros(2, dtype=torch.float64, requires_grad=True)
+    b = A @ torch.tensor([1.0, -1.0], dtype=torch.float64)
+    opts = PHASES["lm"].Options(optimizer="lm", iterations=200)
+    result = PHASES["lm"](opts).run([{"params": [x]}], lambda: A @ x - b, Monitor(opts, lambda k: None))
+    assert result.status == "converged" and "numerical floor" in result.message
+    assert result.iterations < 200 and result.loss < 1e-28
+    np.testing.assert_allclose(x.detach().numpy(), [1.0, -1.0], atol=1e-14)
+
+
+
+@pytest.fixture(scope="module")
+def burgers():
+    return build(load(ROOT / "problems" / "burgers.toml", ("model.hard_constraints=false", "points.interior=100",
+                                                             "points.boundary=30", "points.initial=30",
+                                                             "loss.weights.ic=5.0", "model.depth=2", "model.width=6",
+                                                             "points.evaluation=100", "model.compile=false")))
+
+
+def test_residual_vector_squares_to_the_loss_term_by_term(burgers):
+    objective = burgers.objective
+    r, slices = objective.residual_vector()
+    loss, terms = objective.loss()
+    assert set(slices) == set(terms) == {"pde", "bc", "ic"}
+    for name, part in slices.items():
+        weight = objective.weights.get(name, 1.0)
+        torch.testing.assert_close(r[part].square().sum(), weight * terms[name])
+    torch.testing.assert_close(r.square().sum(), loss)
+
+
+def test_jacobian_from_blocks_equals_the_whole_vectors(burgers):
+    objective, params = burgers.objective, list(burgers.model.parameters())
+    r_whole, J_whole = jacobian(Residuals(lambda: objective.residual_vector()[0]), params, 1.0)
+    r_blocks, J_blocks = jacobian(Residuals(lambda: objective.residual_vector()[0],
+                                            lambda: objective.residual_blocks(7)), params, 1.0)
+    torch.testing.assert_close(r_blocks, r_whole)
+    torch.testing.assert_close(J_blocks, J_whole)
+
+
+def test_memory_guard_refuses_in_one_line():
+    with pytest.raises(MemoryBudgetError, match=r"\(200000 residuals x 5000 parameters\) .* 7\.64 GiB, over "
+                                                r"max_memory_gb = 2; use fewer collocation points, a smaller network"):
+        check_memory(200_000, 5_000, 8, 2.0)
+    check_memory(2_000, 500, 8, 2.0)
+
+
+def test_cli_exits_2_when_the_jacobian_would_not_fit(tmp_path, capsys):
+    code = main(["solve", str(ROOT / "problems" / "poisson_accurate.toml"), "--quiet", "--out", str(tmp_path / "run"),
+                 "--set", "phases[1].max_memory_gb=0.001"])
+    err = capsys.readouterr().err
+    assert code == 2 and not (tmp_path / "run").exists()
+    assert err.count("\n") == 1 and "phases[1] (lm)" in err and "over max_memory_gb = 0.001" in err
+
+
+def _errors(run_dir):
+    with open(run_dir / "history.csv") as f:
+        rows = list(csv.DictReader(f))
+    warm = [float(r["rel_l2_u"]) for r in rows if r["optimizer"] == "adam"][-1]
+    return warm, float(rows[-1]["rel_l2_u"])
+
+
+@pytest.mark.parametrize("optimizer", ["lm", "engd"])
+def test_tiny_poisson_solve_goes_far_below_the_adam_start(optimizer, tmp_path):
+    overrides = ("points.interior=150", "model.depth=1", "model.width=10", "points.evaluation=400",
+                 "phases[0].iterations=100", f"phases[1].optimizer={optimizer}", "phases[1].iterations=25",
+                 "output.log_every=25")
+    result = pinnkit.solve(ROOT / "problems" / "poisson_accurate.toml", overrides, out=tmp_path / "run")
+    warm, final = _errors(result.run_dir)
+    assert result.status == "completed" and result.summary["dtype"] == "float64"
+    assert final < 1e-2 * warm
