@@ -1,7 +1,7 @@
 """Sharpness-aware minimization (Foret et al. 2020) over Adam or SGD (`optimizer = "sam"`)."""
 from __future__ import annotations
 
-from typing import Callable, Literal
+from typing import Callable, Iterable, Literal
 
 import torch
 from pydantic import Field
@@ -25,7 +25,7 @@ class SAM(torch.optim.Optimizer):
         >>> opt = SAM(net.parameters(), lambda groups: torch.optim.SGD(groups, lr=0.1), rho=0.05)
     """
 
-    def __init__(self, params, base: Callable[[list[dict]], torch.optim.Optimizer], rho: float = 0.05):
+    def __init__(self, params: Iterable, base: Callable[[list[dict]], torch.optim.Optimizer], rho: float = 0.05):
         if rho <= 0:
             raise ValueError("rho must be > 0")
         super().__init__(params, {})
@@ -34,15 +34,18 @@ class SAM(torch.optim.Optimizer):
 
     @torch.no_grad()
     def step(self, closure: Callable[[], torch.Tensor]) -> torch.Tensor:  # type: ignore[override]
+        """One SAM step (two closure evaluations); returns the loss at the parameters before it."""
         with torch.enable_grad():
             loss = closure()
         params = [p for group in self.param_groups for p in group["params"] if p.grad is not None]
         norm = torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in params]))
         shifts = [self.rho * p.grad / norm.clamp(min=torch.finfo(norm.dtype).tiny) for p in params]
-        torch._foreach_add_(params, shifts)
+        for p, shift in zip(params, shifts):
+            p.add_(shift)
         with torch.enable_grad():
             closure()
-        torch._foreach_sub_(params, shifts)
+        for p, shift in zip(params, shifts):
+            p.sub_(shift)
         self.base.step()
         return loss
 

@@ -1,0 +1,78 @@
+"""Gauss-Newton phases against L-BFGS-B on problems/poisson_accurate.toml, after the same Adam warmup.
+
+For each seed and each second phase (lm, engd, lbfgsb) under the same time budget: the final rel L2 error,
+the time per step, the wall time, the peak resident memory of the solve (each solve in its own process)
+and the error-against-time curve from the history. Prints a table, writes benchmarks/results/gauss_newton.json.
+
+    OMP_NUM_THREADS=1 python benchmarks/gauss_newton.py                  # about 10 minutes on 2 CPU cores
+    OMP_NUM_THREADS=1 python benchmarks/gauss_newton.py --seconds 5 --seeds 0   # smoke run
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import multiprocessing
+import resource
+import tempfile
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import torch
+
+import pinnkit
+from common import machine, spread, write_json
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = ROOT / "problems" / "poisson_accurate.toml"
+OPTIMIZERS = ("lm", "engd", "lbfgsb")
+
+
+def arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=float, default=60.0, help="time budget of the second phase")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--optimizers", nargs="+", default=list(OPTIMIZERS), choices=OPTIMIZERS)
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "gauss_newton.json")
+    return parser.parse_args()
+
+
+def solve(optimizer: str, seed: int, seconds: float) -> dict:
+    """One solve in this (fresh) process: the second phase's figures, the curve and the peak memory."""
+    torch.set_num_threads(1)
+    overrides = [f"seed={seed}", f"phases[1].optimizer={optimizer}", "phases[1].iterations=100000",
+                 f"phases[1].max_seconds={seconds}"]
+    with tempfile.TemporaryDirectory() as tmp:
+        result = pinnkit.solve(CONFIG, overrides, out=Path(tmp) / "run")
+        with open(result.run_dir / "history.csv") as f:
+            rows = [r for r in csv.DictReader(f) if r["phase"] == "1"]
+    phase = result.summary["phases"][1]
+    return {"rel_l2_u": result.rel_l2["u"], "warmup_rel_l2_u": float(rows[0]["rel_l2_u"]),
+            "iterations": phase["iterations"], "seconds": phase["seconds"],
+            "s_per_step": phase["seconds"] / max(phase["iterations"], 1), "wall_seconds": result.summary["seconds"],
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "status": phase["status"],
+            "curve": [(float(r["time"]), float(r["rel_l2_u"])) for r in rows]}
+
+
+def main() -> None:
+    args = arguments()
+    report = {"setup": {"config": str(CONFIG.relative_to(ROOT)), "seconds": args.seconds, "seeds": args.seeds},
+              "machine": machine(), "runs": {}, "summary": {}}
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(1, mp_context=context, max_tasks_per_child=1) as pool:
+        for name in args.optimizers:
+            runs = [pool.submit(solve, name, seed, args.seconds).result() for seed in args.seeds]
+            report["runs"][name] = runs
+            report["summary"][name] = {"rel_l2_u": spread([r["rel_l2_u"] for r in runs]),
+                                       **{k: spread([r[k] for r in runs]) for k in ("s_per_step", "peak_rss_mb")},
+                                       "iterations": spread([r["iterations"] for r in runs])}
+    print(f"\nAdam warmup then {args.seconds:g} s of each optimizer, seeds {args.seeds} (median [min, max])")
+    print(f"{'optimizer':10} {'rel L2 u':>30} {'steps':>6} {'ms/step':>8} {'peak MB':>8}")
+    for name, s in report["summary"].items():
+        e = s["rel_l2_u"]
+        print(f"{name:10} {e['median']:9.2e} [{e['min']:8.2e}, {e['max']:8.2e}] {s['iterations']['median']:6.0f} "
+              f"{1e3 * s['s_per_step']['median']:8.1f} {s['peak_rss_mb']['median']:8.0f}")
+    write_json(args.out, report)
+
+
+if __name__ == "__main__":
+    main()
