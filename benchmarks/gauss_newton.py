@@ -1,6 +1,6 @@
 """Gauss-Newton phases against L-BFGS-B on problems/poisson_accurate.toml, after the same Adam warmup.
 
-For each seed and each second phase (lm, engd, lbfgsb) under the same time budget: the final rel L2 error,
+For each seed and each second phase (lm, engd, kfac, lbfgsb) under the same time budget: the final rel L2 error,
 the time per step, the wall time, the peak resident memory of the solve (each solve in its own process)
 and the error-against-time curve from the history. Prints a table, writes benchmarks/results/gauss_newton.json.
 
@@ -24,7 +24,7 @@ from common import machine, spread, write_json
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "problems" / "poisson_accurate.toml"
-OPTIMIZERS = ("lm", "engd", "lbfgsb")
+OPTIMIZERS = ("lm", "engd", "kfac", "lbfgsb")
 
 
 def arguments() -> argparse.Namespace:
@@ -40,7 +40,7 @@ def solve(optimizer: str, seed: int, seconds: float) -> dict:
     """One solve in this (fresh) process: the second phase's figures, the curve and the peak memory."""
     torch.set_num_threads(1)
     overrides = [f"seed={seed}", f"phases[1].optimizer={optimizer}", "phases[1].iterations=100000",
-                 f"phases[1].max_seconds={seconds}"]
+                 f"phases[1].max_seconds={seconds}", *(["model.engine=jet"] if optimizer == "kfac" else [])]
     with tempfile.TemporaryDirectory() as tmp:
         result = pinnkit.solve(CONFIG, overrides, out=Path(tmp) / "run")
         with open(result.run_dir / "history.csv") as f:

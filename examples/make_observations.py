@@ -4,7 +4,7 @@
 
 Clean values are written; the inverse TOMLs add the noise (`[data] noise`, seeded by `seed`).
   burgers_observations.npz          u at 2,000 scattered (x, t) in [-1, 1] x [0, 1], nu = 0.01 / pi (Cole-Hopf)
-  kovasznay_observations.csv        u, v at 1,000 scattered (x, y) in [-0.5, 1] x [-0.5, 1.5], Re = 20
+  kovasznay_observations.csv        u, v, p at 1,000 scattered (x, y) in [-0.5, 1] x [-0.5, 1.5], Re = 20
 """
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def burgers(rng: np.random.Generator, n: int = 2000) -> dict[str, np.ndarray]:
 def kovasznay(rng: np.random.Generator, n: int = 1000) -> dict[str, np.ndarray]:
     x, y = rng.uniform(-0.5, 1.0, n), rng.uniform(-0.5, 1.5, n)
     exact = Kovasznay({"re": 20.0}).reference(torch.as_tensor(x), torch.as_tensor(y))
-    return {"x": x, "y": y, "u": exact["u"].numpy(), "v": exact["v"].numpy()}
+    return {"x": x, "y": y, **{f: exact[f].numpy() for f in ("u", "v", "p")}}
 
 
 def write_csv(path: Path, columns: dict[str, np.ndarray]) -> None:

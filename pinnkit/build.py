@@ -176,6 +176,17 @@ def check_memory(config: Config, objective: Objective, problem: Problem) -> None
             raise ProblemError(f"phases[{i}] ({options.optimizer}): {err}") from None
 
 
+def check_model(config: Config, model: torch.nn.Module) -> None:
+    """Phases that need a particular network (`check_model`: kfac, an MLP through the jets) refuse now."""
+    for i, options in enumerate(config.phases):
+        check = getattr(PHASES[options.optimizer], "check_model", None)
+        try:
+            if check is not None:
+                check(model, config.model.engine)
+        except ValueError as err:
+            raise ProblemError(f"phases[{i}] ({options.optimizer}): {err}") from None
+
+
 def build(config: Config) -> Setup:
     """Everything the trainer needs, checked, on the configured device (float64 until a phase casts)."""
     device = resolve_device(config.device)
@@ -185,6 +196,7 @@ def build(config: Config) -> Setup:
         raise ProblemError(f"{type(problem).__name__}: domain has {domain.dim} dimensions "
                            f"but coords are {problem.coords}")
     model = make_model(config, problem, domain).to(device)
+    check_model(config, model)
     objective = Objective(model, make_groups(config, problem, domain), problem.coords, problem.fields,
                           config.loss.weights, make_engine(config, compile=False))  # eager for the checks
     rng = np.random.default_rng(config.seed)

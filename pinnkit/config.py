@@ -134,7 +134,7 @@ class Config(_Section):
     @property
     def double_backward(self) -> bool:
         """Whether a phase differentiates the loss's gradient again (AdaHessian's Hessian-vector products) or
-        batches backward passes (the Jacobian of `residuals` phases: lm, engd); compiled jets allow neither."""
+        batches backward passes (`residuals` phases: the Jacobian of lm, engd; K-FAC's hooks); compiled jets allow neither."""
         return any(getattr(PHASES[p.optimizer], "double_backward", False)
                    or getattr(PHASES[p.optimizer], "residuals", False) for p in self.phases)
 
@@ -143,7 +143,7 @@ class Config(_Section):
         """torch.compile'd code cannot be differentiated twice: not nested autograd, not for AdaHessian."""
         if self.model.compile is True and (self.model.engine != "jet" or self.double_backward):
             raise ValueError('model.compile = true needs engine = "jet" and no phase that differentiates '
-                             'the gradient (adahessian) or forms a Jacobian (lm, engd); use compile = "auto" or false')
+                             'the gradient (adahessian) or gets the residual vector (lm, engd, kfac); use compile = "auto" or false')
         return self
 
     def to_toml(self) -> str:

@@ -75,19 +75,17 @@ def mlp_jets(model: MLP, x: torch.Tensor, firsts: Sequence[int],
     matrix products W @ H are about three times faster on CPU than H @ W.T."""
     act = DERIVATIVES[model.activation_name]
     s = ((x - model.center) / model.half_range).T
+    unit = torch.diag(1 / model.half_range)[:, list(firsts)]  # column k: ds/dx along firsts[k]
     layers = list(model.layers)
-    if model.fourier is None:
+    if model.fourier is None:  # the first layer acts on the jet of s: its value and first rows
         first = layers.pop(0)
-        m, first_act = first.weight, act
-        z = first.bias[:, None] + m @ s
+        value, dz = _product(first, torch.cat([s[:, None], unit[:, :, None].expand(-1, -1, s.shape[1])], 1)
+                             ).split([1, len(firsts)], 1)
+        z, first_act = value.squeeze(1) + first.bias[:, None], act
     else:
         m, first_act = 2 * math.pi * model.fourier.T, _sincos
-        z = model.fourier.T @ (2 * math.pi * s)
-    scaled = m / model.half_range  # column i: dz/dx_i, the same at every point
-    dz = torch.stack([scaled[:, i] for i in firsts], 1) if firsts else scaled[:, :0]
-    if model.fourier is not None:
-        dz = torch.cat([dz, dz])
-    jets = _activate(first_act, z, dz[:, :, None], None, pairs)
+        z, dz = m @ s, torch.cat([m @ unit, m @ unit])[:, :, None]
+    jets = _activate(first_act, z, dz, None, pairs)
     for layer in layers[:-1]:
         value, dz, ddz = _product(layer, jets).split([1, len(firsts), len(pairs)], 1)
         jets = _activate(act, value.squeeze(1) + layer.bias[:, None], dz, ddz, pairs)
@@ -96,9 +94,15 @@ def mlp_jets(model: MLP, x: torch.Tensor, firsts: Sequence[int],
 
 
 def _product(layer: torch.nn.Linear, jets: torch.Tensor) -> torch.Tensor:
-    """W h for every row of the jet (w, K, N), as one matrix product (the bias is the value row's)."""
+    """W h for every row of the jet (w, K, N), as one matrix product (the bias is the value row's).
+
+    The layer's forward hooks see the call as `hook(layer, (jets,), W h)`, 3-D where a plain forward's
+    are 2-D: K-FAC (optim/kfac.py) reads every jet row a layer acts on, as if it were called on each."""
     w, k, n = jets.shape
-    return (layer.weight @ jets.reshape(w, k * n)).view(-1, k, n)
+    out = (layer.weight @ jets.reshape(w, k * n)).view(-1, k, n)
+    for hook in layer._forward_hooks.values():
+        hook(layer, (jets,), out)
+    return out
 
 
 def taylor(model: Constrained, x0: torch.Tensor, value: torch.Tensor, rows: torch.Tensor, firsts: Sequence[int],

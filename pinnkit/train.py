@@ -171,7 +171,8 @@ class Trainer:
         """The loss, or for a phase that declares `residuals = True` (Gauss-Newton) the residual vector."""
         objective = self.setup.objective
         if getattr(phase, "residuals", False):
-            return Residuals(lambda: objective.residual_vector()[0], objective.residual_blocks)
+            layers = [m for m in self.setup.model.modules() if isinstance(m, torch.nn.Linear)]
+            return Residuals(lambda: objective.residual_vector()[0], objective.residual_blocks, layers)
         return lambda: objective.loss()[0]
 
     def _restart_note(self, index: int, options: PhaseOptions, start: Progress) -> str:

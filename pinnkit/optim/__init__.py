@@ -8,6 +8,7 @@ from .adam import AdamPhase
 from .bfgs import BFGS, BFGSPhase
 from .engd import ENGDPhase, EnergyNaturalGradient
 from .gauss_newton import MemoryBudgetError, Residuals
+from .kfac import KFAC, KFACPhase
 from .lbfgs import LBFGS, LBFGSPhase
 from .lm import LevenbergMarquardt, LMPhase
 from .phase import Monitor, PhaseOptions, PhaseResult, Progress, project
@@ -24,10 +25,11 @@ PHASES = {
     "adahessian": AdaHessianPhase,
     "lm": LMPhase,
     "engd": ENGDPhase,
+    "kfac": KFACPhase,
     "bfgs": BFGSPhase,
     "ssbfgs": BFGSPhase,
     "ssbroyden": BFGSPhase,
 }
 
-__all__ = ["EnergyNaturalGradient", "LevenbergMarquardt", "MemoryBudgetError", "Residuals", "SAM",
+__all__ = ["EnergyNaturalGradient", "KFAC", "LevenbergMarquardt", "MemoryBudgetError", "Residuals", "SAM",
            "BFGS", "LBFGS", "PHASES", "AdaHessian", "Monitor", "PhaseOptions", "PhaseResult", "Progress", "project"]

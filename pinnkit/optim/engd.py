@@ -10,9 +10,9 @@ from typing import Iterable, Literal, Sequence
 import torch
 from pydantic import Field
 
-from .gauss_newton import (DampedSystem, GaussNewtonOptions, GaussNewtonPhase, ResidualClosure, Space,
-                           as_residuals, hold_active, jacobian, try_step)
-from .lbfgs import _assign, _flat
+from .gauss_newton import (DampedSystem, GaussNewtonOptions, JacobianPhase, ResidualClosure, Space, as_residuals,
+                           grid_search, hold_active, jacobian)
+from .lbfgs import _flat
 
 GRID = tuple(2.0**-k for k in range(31))  # Mueller & Zeinhofer's line search: 1, 1/2, ..., 2^-30
 
@@ -49,14 +49,9 @@ class EnergyNaturalGradient(torch.optim.Optimizer):
         J = hold_active(self.param_groups, J, r)
         system, x = DampedSystem(J, r, self.space), _flat(params)
         d = system.step(self.damping * system.scale())
-        best, best_f, best_eta = x, r.dot(r), 0.0
-        for eta in self.steps:
-            step, f = try_step(self.param_groups, x, eta * d, residuals)
-            if f < best_f:
-                best, best_f, best_eta = x + step, f, eta
-        _assign(params, best)
-        state["eta"] = torch.tensor(best_eta)  # 0: stalled
-        return best_f
+        loss, eta = grid_search(self.param_groups, x, d, r.dot(r), self.steps, residuals)
+        state["eta"] = torch.tensor(eta)  # 0: stalled
+        return loss
 
     def stalled(self) -> bool:
         state = self.state[self.param_groups[0]["params"][0]]
@@ -69,7 +64,7 @@ class ENGDOptions(GaussNewtonOptions):
     grid: int = Field(31, gt=0, description="line search over the step sizes 2^-k, k = 0 .. grid - 1")
 
 
-class ENGDPhase(GaussNewtonPhase):
+class ENGDPhase(JacobianPhase):
     """`optimizer = "engd"`: `EnergyNaturalGradient`, float64 by default."""
 
     Options = ENGDOptions

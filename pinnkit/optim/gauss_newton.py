@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable, Iterable, Literal, Optional, Union
+from typing import Callable, Iterable, Literal, Optional, Sequence, Union
 
 import torch
 from pydantic import Field
@@ -30,10 +30,12 @@ class Residuals:
     `vector()` evaluates r (N,). `blocks()`, when given, yields (rows, r[rows]) pieces that cover r, each
     with its own graph (rows that depend on a few inputs each, such as collocation points): the Jacobian
     of a piece then costs a backward pass over that piece only, instead of one over all of r per row.
+    `layers`, when given, are the linear layers r passes through, in order (K-FAC preconditions them).
     """
 
     vector: Callable[[], torch.Tensor]
     blocks: Optional[Callable[[], Iterable[Block]]] = None
+    layers: Sequence[torch.nn.Linear] = ()
 
     def __call__(self) -> torch.Tensor:
         return self.vector()
@@ -109,6 +111,19 @@ def try_step(groups: list[dict], x: torch.Tensor, d: torch.Tensor,
     return _flat(params) - x, loss
 
 
+def grid_search(groups: list[dict], x: torch.Tensor, d: torch.Tensor, loss: torch.Tensor, steps: Sequence[float],
+                residuals: Residuals) -> tuple[torch.Tensor, float]:
+    """Move the parameters to the best of x + eta d over the step sizes `steps` (x itself, with eta = 0,
+    when none lowers `loss`, the loss at x); returns that loss and eta. One loss evaluation per step size."""
+    best, best_f, best_eta = x, loss, 0.0
+    for eta in steps:
+        step, f = try_step(groups, x, eta * d, residuals)
+        if f < best_f:
+            best, best_f, best_eta = x + step, f, eta
+    _assign([p for group in groups for p in group["params"]], best)
+    return best_f, best_eta
+
+
 class DampedSystem:
     """J and its Gramian in the smaller space (or the one asked for), to solve for several damping values."""
 
@@ -153,13 +168,8 @@ class GaussNewtonPhase:
 
     residuals = True
 
-    def __init__(self, options: GaussNewtonOptions):
+    def __init__(self, options: PhaseOptions):
         self.options = options
-
-    @staticmethod
-    def check_size(options: GaussNewtonOptions, rows: int, cols: int) -> None:
-        """The memory guard before training starts (raises `MemoryBudgetError`)."""
-        check_memory(rows, cols, 4 if options.dtype == "float32" else 8, options.max_memory_gb)
 
     def optimizer(self, groups: list[dict]) -> torch.optim.Optimizer:
         raise NotImplementedError
@@ -175,7 +185,7 @@ class GaussNewtonPhase:
                 return fn()
             return call
 
-        counting = Residuals(counted(residuals.vector), residuals.blocks and counted(residuals.blocks))
+        counting = Residuals(counted(residuals.vector), residuals.blocks and counted(residuals.blocks), residuals.layers)
         k, reason, loss = monitor.iterations, None, torch.tensor(math.nan)
         while reason is None:
             loss = optimizer.step(counting)
@@ -184,3 +194,12 @@ class GaussNewtonPhase:
             if reason is None and optimizer.stalled():
                 return monitor.result(o.optimizer, "converged", optimizer.STALLED, float(loss))
         return monitor.result(o.optimizer, reason, BUDGET_MESSAGES[reason], float(loss))
+
+
+class JacobianPhase(GaussNewtonPhase):
+    """A Gauss-Newton phase that forms the dense Jacobian (lm, engd): guarded by `max_memory_gb`."""
+
+    @staticmethod
+    def check_size(options: GaussNewtonOptions, rows: int, cols: int) -> None:
+        """The memory guard before training starts (raises `MemoryBudgetError`)."""
+        check_memory(rows, cols, 4 if options.dtype == "float32" else 8, options.max_memory_gb)

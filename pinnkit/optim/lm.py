@@ -6,7 +6,7 @@ from typing import Iterable, Literal
 import torch
 from pydantic import Field
 
-from .gauss_newton import (DampedSystem, GaussNewtonOptions, GaussNewtonPhase, ResidualClosure, Space,
+from .gauss_newton import (DampedSystem, GaussNewtonOptions, JacobianPhase, ResidualClosure, Space,
                            as_residuals, hold_active, jacobian, try_step)
 from .lbfgs import _assign, _flat
 
@@ -83,7 +83,7 @@ class LMOptions(GaussNewtonOptions):
     max_trials: int = Field(10, gt=0, description="damped steps tried per Jacobian")
 
 
-class LMPhase(GaussNewtonPhase):
+class LMPhase(JacobianPhase):
     """`optimizer = "lm"`: `LevenbergMarquardt`, float64 by default, bounds by projection."""
 
     Options = LMOptions

@@ -83,8 +83,9 @@ class Kovasznay(SteadyFlow2D):
 
 
 class KovasznayInverse(Kovasznay):
-    """Kovasznay's flow with unknown coefficients, found from velocity data alone (Raissi et al. 2019):
-    u . grad u scaled by lambda1 (true 1), lap u by lambda2 (true 1 / Re = 0.05); no boundary conditions."""
+    """Kovasznay's flow with unknown coefficients (Raissi et al. 2019): u . grad u scaled by lambda1 (true 1),
+    lap u by lambda2 (true 1 / Re = 0.05); no boundary conditions. Steady, so the data must include the
+    pressure: with velocity alone, lambda1, lambda2 and p scale together and only lambda2 / lambda1 is fixed."""
 
     description = "inverse: lambda1, lambda2 of Navier-Stokes from observed Kovasznay velocities"
     parameters = {"lambda1": 1.0, "lambda2": 0.05}
