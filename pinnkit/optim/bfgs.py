@@ -15,6 +15,7 @@ Line search, box bounds (projection, active set) and stopping tests are the nati
 """
 from __future__ import annotations
 
+import math
 from typing import Iterable, Literal
 
 import torch
@@ -24,6 +25,7 @@ from .lbfgs import CURVATURE, LBFGS, LBFGSPhase, QuasiNewtonOptions
 
 UPDATES = ("bfgs", "ssbfgs", "ssbroyden")
 MAX_PARAMETERS = 10_000  # a dense H of 10^4 parameters is 0.8 GB in float64
+SYMMETRIZE_EVERY = 100  # updates between re-symmetrizations of H (each costs about 5 rank-one updates)
 
 
 class BFGS(LBFGS):
@@ -35,6 +37,7 @@ class BFGS(LBFGS):
         H          (n, n) inverse-Hessian approximation, rebuilt as (s.y / y.y) I at the first pair
         direction  the last search direction (its step length gives B s for the scaling)
         tau, phi   the scaling and Broyden parameter of the last update (1, 1 for BFGS)
+        updates    updates so far (H is made exactly symmetric again every SYMMETRIZE_EVERY)
     A pair with s.y <= curvature_eps |y|^2 is skipped; an update that is not finite is skipped;
     a failed line search restarts from the scaled identity.
 
@@ -57,7 +60,8 @@ class BFGS(LBFGS):
 
     def _empty_memory(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         one = x.new_ones(())
-        return {"H": x.new_zeros(x.numel(), x.numel()), "direction": torch.zeros_like(x), "tau": one, "phi": one}
+        return {"H": x.new_zeros(x.numel(), x.numel()), "direction": torch.zeros_like(x), "tau": one, "phi": one,
+                "updates": 0 * one}
 
     def _direction(self, x, state, lower, upper):
         state["direction"] = super()._direction(x, state, lower, upper)
@@ -84,11 +88,17 @@ class BFGS(LBFGS):
             step = s.dot(d) / d.dot(d).clamp_min(torch.finfo(d.dtype).tiny)  # s = t d and B d = -g: B s = -t g
             tau, phi = self._scaling(-step * s.dot(state["grad"]) / sy, yHy / sy, len(s))
         v = s / sy - Hy / yHy
-        updated = (H - torch.outer(Hy, Hy / yHy) + (phi * yHy) * torch.outer(v, v)) / tau + torch.outer(s, s / sy)
-        if bool(torch.isfinite(updated).all()):
-            state["H"] = 0.5 * (updated + updated.T)  # symmetric against rounding drift
-            state["tau"], state["phi"] = tau, phi
-            state["pairs"] = (state["pairs"] + 1).clamp(max=1)
+        t, p, hy, rho = (float(c) for c in (tau, phi, yHy, 1 / sy))  # one host read for the branch below
+        if not (t > 0 and hy > 0 and math.isfinite(p) and math.isfinite(rho) and bool(torch.isfinite(v).all())):
+            return  # a non-finite or indefinite update is skipped
+        H.div_(t)  # in place, then three symmetric rank-one updates: O(n^2) memory traffic, no n x n temporaries
+        for a, c in ((Hy, -1 / (t * hy)), (v, p * hy / t), (s, rho)):
+            _rank_one(H, a, c)
+        state["updates"] = state["updates"] + 1
+        if bool(state["updates"] % SYMMETRIZE_EVERY == 0):  # rounding makes H drift off symmetry, slowly
+            H = 0.5 * (H + H.T)
+        state["H"], state["tau"], state["phi"] = H, tau, phi
+        state["pairs"] = (state["pairs"] + 1).clamp(max=1)
 
     def _scaling(self, b: torch.Tensor, h: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.Tensor]:
         """(tau, phi) of SSBFGS (Al-Baali's tau = min(1, 1/b), phi = 1) or SSBroyden; (1, 1) where not finite."""
@@ -114,6 +124,13 @@ def check_parameters(n: int, max_parameters: int) -> None:
         raise ValueError(f"{n} parameters need a dense {n} x {n} inverse Hessian ({n * n * 8 / 2**20:,.0f} MiB "
                          f"in float64), more than max_parameters = {max_parameters}; use optimizer = \"lbfgs\" "
                          "or a smaller network")
+
+
+def _rank_one(H: torch.Tensor, a: torch.Tensor, c: float) -> None:
+    """H += c a a^T in place, as +-(b b^T) with b = sqrt(|c|) a, so a symmetric H stays exactly symmetric."""
+    if c:
+        b = a * math.sqrt(abs(c))
+        H.addr_(b, b, alpha=math.copysign(1.0, c))
 
 
 def _finite_or_one(value: torch.Tensor, positive: bool = False) -> torch.Tensor:
