@@ -2,6 +2,7 @@
 
     python benchmarks/refinement.py [--cases burgers poisson kovasznay] [--seeds 0 1 2]
                                     [--optimizers lbfgsb lbfgs bfgs ssbfgs ssbroyden] [--iterations N]
+                                    [--warmup adam|adahessian] [--json PATH]
 
 Each run is the case's accurate setup (`problems/burgers_accurate.toml` for Burgers; the shipped
 TOML with float64 refinement otherwise) with its refinement phase swapped, the same seed, points and
@@ -29,17 +30,21 @@ ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = {"burgers": "burgers_accurate.toml", "poisson": "poisson.toml", "kovasznay": "kovasznay.toml"}
 
 
-def run(case: str, optimizer: str, seed: int, iterations: int, out: Path) -> dict[str, Any]:
-    """One solve with the last phase replaced; its error trajectory from history.csv."""
+WARMUPS = {"adam": [], "adahessian": ["phases[0].optimizer=adahessian", "phases[0].lr=0.15"]}
+
+
+def run(case: str, optimizer: str, seed: int, iterations: int, out: Path, warmup: str = "adam") -> dict[str, Any]:
+    """One solve with the last phase replaced (and the warmup, if not Adam); its error trajectory."""
     source = ROOT / "problems" / CONFIGS[case]
     last = len(pinnkit.config.load(source).phases) - 1
     refine = f'{{optimizer = "{optimizer}", iterations = {iterations}, dtype = "float64"}}'
-    overrides = [f"seed={seed}", f"phases[{last}]={refine}", f"output.log_every={max(iterations // 40, 1)}"]
+    overrides = [f"seed={seed}", f"phases[{last}]={refine}", f"output.log_every={max(iterations // 40, 1)}",
+                 *WARMUPS[warmup]]
     result = pinnkit.solve(source, overrides, out=out / f"{case}-{optimizer}-{seed}")
     with open(result.run_dir / "history.csv") as f:
         rows = [r for r in csv.DictReader(f) if r["phase"] == str(last)]
     phase = result.summary["phases"][-1]
-    return {"case": case, "optimizer": optimizer, "seed": seed, "rel_l2": result.summary["rel_l2"],
+    return {"case": case, "warmup": warmup, "optimizer": optimizer, "seed": seed, "rel_l2": result.summary["rel_l2"],
             "seconds": phase["seconds"], "iterations": phase["iterations"], "message": phase["message"],
             "trajectory": [(float(r["time"]), int(r["iteration"]), float(r["rel_l2_u"])) for r in rows]}
 
@@ -77,6 +82,7 @@ def main() -> None:
     parser.add_argument("--optimizers", nargs="+", default=["lbfgsb", "lbfgs", "bfgs", "ssbfgs", "ssbroyden"])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--iterations", type=int, default=3000, help="refinement iterations")
+    parser.add_argument("--warmup", choices=list(WARMUPS), default="adam", help="the first phase (AdaHessian: lr 0.15)")
     parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "refinement.json")
     args = parser.parse_args()
     runs: list[dict[str, Any]] = []
@@ -84,7 +90,7 @@ def main() -> None:
         for case in args.cases:
             for seed in args.seeds:
                 for optimizer in args.optimizers:
-                    runs.append(run(case, optimizer, seed, args.iterations, Path(tmp)))
+                    runs.append(run(case, optimizer, seed, args.iterations, Path(tmp), args.warmup))
                     r = runs[-1]
                     print(f"{case:<10} {optimizer:<10} seed {seed}  rel_l2 u {r['rel_l2']['u']:.3e}  "
                           f"{r['iterations']:>6} it  {r['seconds']:8.1f} s  {r['message']}", flush=True)
