@@ -1,14 +1,15 @@
-"""Refinement optimizers after the same Adam warmup: error against iterations and wall time.
+"""Refinement optimizers after the same warmup: error against iterations and wall time.
 
-    python benchmarks/refinement.py [--cases burgers poisson kovasznay] [--seeds 0 1 2]
-                                    [--optimizers lbfgsb lbfgs bfgs ssbfgs ssbroyden] [--iterations N]
-                                    [--warmup adam|adahessian] [--json PATH]
+    python benchmarks/optimizers.py [--cases burgers poisson kovasznay] [--seeds 0 1 2]
+                                    [--optimizers lbfgsb lbfgs bfgs ssbfgs ssbroyden] [--iterations 1500]
+                                    [--warmup adam|adahessian] [--out benchmarks/results]
 
 Each run is the case's accurate setup (`problems/burgers_accurate.toml` for Burgers; the shipped
 TOML with float64 refinement otherwise) with its refinement phase swapped, the same seed, points and
 warmup. Prints the final relative L2 error per optimizer (median and range over seeds) and wall time,
-writes benchmarks/results/refinement.json (with every logged (time, error) point) and a plot of
-error against wall time, benchmarks/results/refinement_<case>.png. Written after every run.
+writes, per case, benchmarks/results/optimizers_<case>[_adahessian].json (with every logged
+(time, iteration, error) point) and a plot of error against iterations and against wall time beside
+it (.png). Written after every run.
 """
 from __future__ import annotations
 
@@ -58,19 +59,24 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
                          "seeds": [r["seed"] for r in rs]} for opt, rs in by.items()} for case, by in out.items()}
 
 
-def plot(runs: list[dict[str, Any]], case: str, path: Path) -> None:
-    """Error against refinement wall time, one colour per optimizer, one line per seed."""
-    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=150)
+def plot(runs: list[dict[str, Any]], path: Path) -> None:
+    """Error against refinement iterations and wall time, one colour per optimizer, one line per seed."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5), dpi=150, sharey=True)
     colours = dict(zip(dict.fromkeys(r["optimizer"] for r in runs), plt.cm.tab10.colors))
-    for r in (r for r in runs if r["case"] == case):
-        t, _, e = np.array(r["trajectory"]).T
-        ax.semilogy(t - t[0], e, color=colours[r["optimizer"]], lw=1.2,
-                    label=r["optimizer"] if r["seed"] == min(q["seed"] for q in runs if q["optimizer"] == r["optimizer"]) else None)
-    ax.set_xlabel("refinement wall time (s)")
-    ax.set_ylabel("relative L2 error of u")
-    ax.set_title(f"{case}: refinement after the same Adam warmup")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
+    labelled: set[str] = set()
+    for r in runs:
+        t, it, e = np.array(r["trajectory"]).T
+        label = None if r["optimizer"] in labelled else r["optimizer"]
+        labelled.add(r["optimizer"])
+        axes[0].semilogy(it - it[0], e, color=colours[r["optimizer"]], lw=1.2, label=label)
+        axes[1].semilogy(t - t[0], e, color=colours[r["optimizer"]], lw=1.2)
+    axes[0].set_xlabel("refinement iterations")
+    axes[1].set_xlabel("refinement wall time (s)")
+    axes[0].set_ylabel("relative L2 error of u")
+    for ax in axes:
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].legend()
+    fig.suptitle(f"{runs[0]['case']}: refinement after the same {runs[0]['warmup']} warmup, one line per seed")
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
@@ -78,25 +84,28 @@ def plot(runs: list[dict[str, Any]], case: str, path: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--cases", nargs="+", default=["burgers"], choices=list(CONFIGS))
+    parser.add_argument("--cases", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
     parser.add_argument("--optimizers", nargs="+", default=["lbfgsb", "lbfgs", "bfgs", "ssbfgs", "ssbroyden"])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--iterations", type=int, default=3000, help="refinement iterations")
+    parser.add_argument("--iterations", type=int, default=1500, help="refinement iterations")
     parser.add_argument("--warmup", choices=list(WARMUPS), default="adam", help="the first phase (AdaHessian: lr 0.15)")
-    parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "refinement.json")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results", help="folder for JSON and plots")
     args = parser.parse_args()
+    suffix = "" if args.warmup == "adam" else f"_{args.warmup}"
     runs: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
         for case in args.cases:
+            stem = args.out / f"optimizers_{case}{suffix}"
             for seed in args.seeds:
                 for optimizer in args.optimizers:
                     runs.append(run(case, optimizer, seed, args.iterations, Path(tmp), args.warmup))
                     r = runs[-1]
                     print(f"{case:<10} {optimizer:<10} seed {seed}  rel_l2 u {r['rel_l2']['u']:.3e}  "
                           f"{r['iterations']:>6} it  {r['seconds']:8.1f} s  {r['message']}", flush=True)
-                    write_json(args.json, {"machine": machine(), "settings": vars(args) | {"json": str(args.json)},
-                                           "summary": summarize(runs), "runs": runs})
-                    plot(runs, case, args.json.with_name(f"refinement_{case}.png"))
+                    these = [q for q in runs if q["case"] == case]
+                    write_json(stem.with_suffix(".json"), {"machine": machine(), "settings": vars(args) | {"out": str(args.out)},
+                                                           "summary": summarize(these), "runs": these})
+                    plot(these, stem.with_suffix(".png"))
     for case, by in summarize(runs).items():
         for opt, s in by.items():
             e = s["rel_l2"]

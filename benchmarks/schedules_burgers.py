@@ -6,8 +6,8 @@
 (c) one L-BFGS phase from the same Adam-warmed model: native L-BFGS (both line searches),
     torch.optim.LBFGS and SciPy's L-BFGS-B: iterations, evaluations, wall time, final loss.
 
-    python benchmarks/optimizers_burgers.py            # about 10 minutes on 2 CPU cores
-    python benchmarks/optimizers_burgers.py --quick    # smoke run, under a minute
+    python benchmarks/schedules_burgers.py            # about 10 minutes on 2 CPU cores
+    python benchmarks/schedules_burgers.py --quick    # smoke run, under a minute
 """
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--ratio-steps", type=int, default=50, help="steps timed for (b)")
     parser.add_argument("--adahessian-lr", type=float, default=0.15)
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (1 avoids oversubscription)")
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "optimizers_burgers.json")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "schedules_burgers.json")
     parser.add_argument("--quick", action="store_true", help="smoke run: tiny budgets")
     args = parser.parse_args()
     if args.quick:
