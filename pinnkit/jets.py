@@ -77,11 +77,9 @@ def mlp_jets(model: MLP, x: torch.Tensor, firsts: Sequence[int],
     s = ((x - model.center) / model.half_range).T
     unit = torch.diag(1 / model.half_range)[:, list(firsts)]  # column k: ds/dx along firsts[k]
     layers = list(model.layers)
-    if model.fourier is None:  # the first layer acts on the jet of s: its value and first rows
-        first = layers.pop(0)
-        value, dz = _product(first, torch.cat([s[:, None], unit[:, :, None].expand(-1, -1, s.shape[1])], 1)
-                             ).split([1, len(firsts)], 1)
-        z, first_act = value.squeeze(1) + first.bias[:, None], act
+    if model.fourier is None:
+        z, dz = _first_layer(layers.pop(0), s, unit)
+        first_act = act
     else:
         m, first_act = 2 * math.pi * model.fourier.T, _sincos
         z, dz = m @ s, torch.cat([m @ unit, m @ unit])[:, :, None]
@@ -91,6 +89,17 @@ def mlp_jets(model: MLP, x: torch.Tensor, firsts: Sequence[int],
         jets = _activate(act, value.squeeze(1) + layer.bias[:, None], dz, ddz, pairs)
     out = _product(layers[-1], jets)
     return out[:, 0] + layers[-1].bias[:, None], out[:, 1:]
+
+
+def _first_layer(layer: torch.nn.Linear, s: torch.Tensor, unit: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """z = W s + b (w, N) on the scaled input s (d, N), and its first rows W unit (w, D, 1): the derivatives
+    of s are the constant columns of `unit` (d, D), so they cost one product, not one per point. With
+    forward hooks (K-FAC) the layer acts on the whole jet of s instead, so that they see every row."""
+    if not layer._forward_hooks:
+        return layer.weight @ s + layer.bias[:, None], (layer.weight @ unit)[:, :, None]
+    jet = torch.cat([s[:, None], unit[:, :, None].expand(-1, -1, s.shape[1])], 1)
+    value, dz = _product(layer, jet).split([1, unit.shape[1]], 1)
+    return value.squeeze(1) + layer.bias[:, None], dz
 
 
 def _product(layer: torch.nn.Linear, jets: torch.Tensor) -> torch.Tensor:
