@@ -22,7 +22,7 @@ import torch
 import pinnkit
 from pinnkit.build import Setup, build
 from pinnkit.config import load
-from pinnkit.optim import PHASES, Monitor
+from pinnkit.optim import minimize
 from common import machine, write_json
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,22 +65,15 @@ def schedules(args: argparse.Namespace, out: Path) -> dict:
 
 def setup(args: argparse.Namespace, dtype: torch.dtype) -> Setup:
     s = build(load(CONFIG, (f"points.interior={args.interior}",)))
-    cast(s, dtype)
+    s.cast(dtype)
     return s
-
-
-def cast(s: Setup, dtype: torch.dtype) -> None:
-    s.model.to(s.device, dtype)
-    s.objective.to(s.device, dtype)
-    s.reference.to(s.device, dtype)
 
 
 def run_phase(s: Setup, options: dict) -> dict:
     """One registered phase on the setup's model; its result record plus the final rel L2 error."""
-    opts = PHASES[options["optimizer"]].Options(**options)
+    keys = {k: v for k, v in options.items() if k != "optimizer"}
     start = time.perf_counter()
-    result = PHASES[opts.optimizer](opts).run([{"params": list(s.model.parameters())}],
-                                              lambda: s.objective.loss()[0], Monitor(opts, lambda k: None))
+    result = minimize(list(s.model.parameters()), options["optimizer"], loss=lambda: s.objective.loss()[0], **keys)
     seconds = time.perf_counter() - start
     return {"iterations": result.iterations, "evaluations": result.evaluations, "seconds": seconds,
             "loss": result.loss, "status": result.status, "rel_l2_u": error(s)}
@@ -127,7 +120,7 @@ def lbfgs_phases(args: argparse.Namespace) -> dict:
     """(c): the same Adam-warmed model (float32 warmup, float64 L-BFGS as in burgers.toml) for every L-BFGS."""
     s = setup(args, torch.float32)
     run_phase(s, {"optimizer": "adam", "iterations": args.warmup, "lr": 1e-3})
-    cast(s, torch.float64)
+    s.cast(torch.float64)
     warm = {k: v.clone() for k, v in s.model.state_dict().items()}
     variants: dict[str, Callable[[], dict]] = {
         "native L-BFGS (strong Wolfe)": lambda: run_phase(s, {"optimizer": "lbfgs", "iterations": args.lbfgs}),

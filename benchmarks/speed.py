@@ -27,7 +27,7 @@ import torch
 from common import machine, write_json
 from pinnkit.build import Setup, build
 from pinnkit.config import load
-from pinnkit.optim import PHASES, Monitor
+from pinnkit.optim import PHASES, Monitor, ObjectiveView, run_phase as drive
 
 ROOT = Path(__file__).resolve().parents[1]
 BURGERS = ROOT / "problems" / "burgers.toml"
@@ -63,14 +63,8 @@ def arguments() -> argparse.Namespace:
 
 def setup(source, overrides: tuple[str, ...], dtype: torch.dtype) -> Setup:
     s = build(load(source, overrides))
-    s.model.to(s.device, dtype)
-    s.problem.to(s.device, dtype)
-    s.objective.to(s.device, dtype)
+    s.cast(dtype)
     return s
-
-
-def groups(s: Setup) -> list[dict]:
-    return [{"params": list(s.model.parameters())}, *({"params": [v]} for v in s.problem.trainable.values())]
 
 
 def now() -> tuple[float, float]:
@@ -86,28 +80,40 @@ def since(start: tuple[float, float]) -> tuple[float, float]:
 
 
 class Clock(Monitor):
-    """A phase monitor that also adds up the wall and CPU time of the loss-and-gradient evaluations."""
+    """A phase monitor that also adds up the wall and CPU time of the loss-and-gradient evaluations: from the
+    call of the loss to the last gradient accumulated (each parameter's post-accumulate-grad hook)."""
 
-    def __init__(self, options):
-        super().__init__(options, lambda k: None)
-        self.inside, self.started = (0.0, 0.0), (0.0, 0.0)
+    def __init__(self, options, params: list[torch.Tensor]):
+        super().__init__(options)
+        self.inside, self.started, self.ended = (0.0, 0.0), None, None
+        self.hooks = [p.register_post_accumulate_grad_hook(self._accumulated) for p in params]
 
-    def closure(self, s: Setup) -> Callable[[], torch.Tensor]:
+    def _accumulated(self, _) -> None:
+        self.ended = now()
+
+    def close(self) -> None:
+        """Add the last evaluation's time."""
+        if self.started is not None and self.ended is not None:
+            self.inside = tuple(a + b - c for a, b, c in zip(self.inside, self.ended, self.started))
+        self.started = self.ended = None
+
+    def view(self, s: Setup) -> ObjectiveView:
         def timed() -> torch.Tensor:
+            self.close()
             self.started = now()
             return s.objective.loss()[0]
-        return timed
-
-    def evaluated(self) -> None:  # called right after the gradient is computed
-        self.inside = tuple(a + b for a, b in zip(self.inside, since(self.started)))
-        super().evaluated()
+        return ObjectiveView(timed)
 
 
 def run_phase(s: Setup, options: dict) -> tuple[tuple[float, float], Clock]:
     """Run one phase on the setup; its wall and CPU seconds and its clock."""
     opts = PHASES[options["optimizer"]].Options(**options)
-    clock, start = Clock(opts), now()
-    PHASES[opts.optimizer](opts).run(groups(s), clock.closure(s), clock)
+    groups = s.parameter_groups()
+    clock, start = Clock(opts, [p for g in groups for p in g["params"]]), now()
+    drive(PHASES[opts.optimizer](opts), groups, clock.view(s), clock)
+    clock.close()
+    for hook in clock.hooks:
+        hook.remove()
     return since(start), clock
 
 

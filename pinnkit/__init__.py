@@ -1,5 +1,5 @@
 """pinnkit: physics-informed neural networks on PyTorch, from a TOML file or from Python."""
-__version__ = "0.1.0"
+from .version import __version__
 
 from .api import Result, resume, solve
 from .conditions import Dirichlet, Initial, Neumann, Observation, Periodic

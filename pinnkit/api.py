@@ -9,6 +9,7 @@ from typing import Any, Optional, Sequence, Union
 from . import checkpoint
 from .build import Setup, build
 from .config import Config, load as load_config
+from .logs import run_log
 from .run import RunWriter, Solution, new_run_dir
 from .train import Trainer
 
@@ -52,7 +53,8 @@ def resume(run_dir: Union[str, Path], quiet: bool = True, plots: bool = False) -
 
 
 def _train(setup: Setup, writer: RunWriter, quiet: bool, state: Optional[dict] = None) -> Result:
-    summary = Trainer(setup, writer, quiet, state).run()
+    with run_log(writer.path):
+        summary = Trainer(setup, writer, quiet, state).run()
     summary["run_dir"] = str(writer.path)
     writer.summary(summary)
     return Result(writer.path, summary, Solution(writer.path, setup.config, setup.problem, setup.model))

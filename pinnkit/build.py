@@ -1,8 +1,9 @@
-"""Config -> everything a solve needs: problem, network, point sets, objective, reference.
+"""Config -> everything a solve needs: problem, network, point sets, objective, reference, phases checked.
 
 Everything here happens before a run folder exists, so a bad problem (unknown
-part, wrong field, residual of the wrong shape, NaN at initialisation) fails
-with one clear line and nothing written.
+part, wrong field, residual of the wrong shape, NaN at initialisation, a
+reference that fails) or a phase that cannot run at this size fails with one
+clear line and nothing written.
 """
 from __future__ import annotations
 
@@ -12,23 +13,24 @@ from typing import Any, Callable, Optional
 import numpy as np
 import torch
 
+from .adaptive import resample
 from .config import Config, ConfigError
 from .conditions import Condition, Observation
 from .loss import Objective, TermGroup
 from .metrics import ReferenceSet, reference_set
-from .nets import MLP, Constrained
+from .nets import MLP, Constrained, LinearTaps, layer_taps
 from .operators import AutogradEngine, Derivatives, JetEngine
-from .optim import PHASES
+from .optim import PHASES, ObjectiveView, PhaseOptions, Residuals, Sizes
 from .pdes import resolve
-from .problem import Problem
+from .problem import Problem, ProblemError
 
-
-class ProblemError(ValueError):
-    """A problem definition that cannot be solved as written (names the problem and the term)."""
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
 @dataclass
 class Setup:
+    """The assembled pieces of a solve, and what the trainer does with them between and during phases."""
+
     config: Config
     problem: Problem
     model: torch.nn.Module
@@ -36,6 +38,35 @@ class Setup:
     reference: Optional[ReferenceSet]
     device: torch.device
     rng: np.random.Generator
+    taps: Optional[LinearTaps] = None  # the network's linear layers, when the engine shows them every jet row
+    dtype: torch.dtype = torch.float64
+
+    def cast(self, dtype: torch.dtype) -> None:
+        """Put the model, the PDE parameters, the points and the reference in `dtype` on the device (the
+        parameters and points from their float64 masters)."""
+        self.dtype = dtype
+        for part in (self.model, self.problem, self.objective, self.reference):
+            if part is not None:
+                part.to(self.device, dtype)
+
+    def parameter_groups(self) -> list[dict]:
+        """Network weights unbounded; each trainable PDE parameter in its own group with its bounds."""
+        groups = [{"params": list(self.model.parameters())}]
+        for name, value in self.problem.trainable.items():
+            low, high = self.problem.bounds.get(name, (None, None))
+            groups.append({"params": [value], "lower": low, "upper": high, "name": name, "weight_decay": 0.0})
+        return groups
+
+    def view(self) -> ObjectiveView:
+        """The objective as phases see it: the loss, the residual vector (whole and in blocks), the layers."""
+        objective = self.objective
+        return ObjectiveView(lambda: objective.loss()[0],
+                             Residuals(lambda: objective.residual_vector()[0], objective.residual_blocks, self.taps))
+
+    def redraw(self, options: PhaseOptions) -> None:
+        """New collocation points the way the phase asks (uniform or RAD), in the working dtype."""
+        resample(self.objective, self.rng, options.resample, options.rad_k, options.rad_c, options.rad_pool)
+        self.objective.to(self.device, self.dtype)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -78,12 +109,12 @@ COMPILE_PAYS = 2000  # iterations: compiling costs 10-35 s per dtype (a few s fr
 
 def make_engine(config: Config, compile: bool = True) -> Callable[..., Derivatives]:
     """The `[model]` derivative engine; with `compile = "auto"` the jets are compiled when the phases'
-    iteration budget is at least COMPILE_PAYS and no phase differentiates the gradient (AdaHessian).
+    iteration budget is at least COMPILE_PAYS and every phase may run compiled (`Phase.compilable`).
     `compile=False` gives the eager engine whatever the config."""
     m = config.model
     if m.engine == "autograd":
         return AutogradEngine()
-    pays = sum(p.iterations for p in config.phases) >= COMPILE_PAYS and not config.double_backward
+    pays = sum(p.iterations for p in config.phases) >= COMPILE_PAYS and config.compilable
     return JetEngine(compile=compile and (pays if m.compile == "auto" else m.compile), cuda_graphs=m.cuda_graphs)
 
 
@@ -113,7 +144,7 @@ def make_groups(config: Config, problem: Problem, domain) -> list[TermGroup]:
     p = config.points
     groups = [TermGroup(sample=lambda rng: {"points": domain.sample_interior(p.interior, p.sampler, rng)},
                         derivatives=tuple(problem.derivatives), residuals=lambda d, batch: problem.residuals(d),
-                        owner=type(problem).__name__)]
+                        owner=type(problem).__name__, adaptive=True)]
     skip = problem.hard_constrained if config.model.hard_constraints else ()
     for cond in list(_user_call(problem, problem.conditions)) + make_observations(config, problem):
         try:
@@ -134,9 +165,10 @@ def _user_call(problem: Problem, method: Callable[[], Any]) -> Any:
         raise ProblemError(f"{type(problem).__name__}.{method.__name__}() failed: {type(err).__name__}: {err}") from None
 
 
-def check_terms(objective: Objective, problem: Problem, config: Config) -> None:
-    """Evaluate every term once: shapes, names, weights and finiteness, before any training."""
-    name, seen = type(problem).__name__, []
+def check_terms(objective: Objective, problem: Problem, config: Config) -> int:
+    """Evaluate every term once: shapes, names, weights and finiteness, before any training; the number of
+    residual entries."""
+    name, seen, entries = type(problem).__name__, [], 0
     for g in objective.groups:
         n = len(g.arrays["points"])
         try:
@@ -157,32 +189,18 @@ def check_terms(objective: Objective, problem: Problem, config: Config) -> None:
             if not torch.isfinite(r).all():
                 raise ProblemError(f"{name}: residual {term!r} is not finite at initialisation")
             seen.append(term)
+            entries += r.numel()
     for term in config.loss.weights:
         if term not in seen:
             raise ConfigError(f"loss.weights.{term}: no such loss term (terms: {', '.join(seen)})")
+    return entries
 
 
-def check_memory(config: Config, objective: Objective, problem: Problem) -> None:
-    """Phases with dense matrices (`check_size`: lm, engd, the BFGS family) must fit their budget: refuse now."""
-    sized = [(i, p) for i, p in enumerate(config.phases) if hasattr(PHASES[p.optimizer], "check_size")]
-    if not sized:
-        return
-    rows = objective.residual_vector()[0].numel()
-    cols = sum(p.numel() for p in [*objective.model.parameters(), *problem.trainable.values()])
-    for i, options in sized:
-        try:
-            PHASES[options.optimizer].check_size(options, rows, cols)
-        except ValueError as err:
-            raise ProblemError(f"phases[{i}] ({options.optimizer}): {err}") from None
-
-
-def check_model(config: Config, model: torch.nn.Module) -> None:
-    """Phases that need a particular network (`check_model`: kfac, an MLP through the jets) refuse now."""
+def check_phases(config: Config, sizes: Sizes) -> None:
+    """Every phase checks that it can run at these sizes (`Phase.validate`: memory, network), before training."""
     for i, options in enumerate(config.phases):
-        check = getattr(PHASES[options.optimizer], "check_model", None)
         try:
-            if check is not None:
-                check(model, config.model.engine)
+            PHASES[options.optimizer](options).validate(sizes)
         except ValueError as err:
             raise ProblemError(f"phases[{i}] ({options.optimizer}): {err}") from None
 
@@ -196,15 +214,16 @@ def build(config: Config) -> Setup:
         raise ProblemError(f"{type(problem).__name__}: domain has {domain.dim} dimensions "
                            f"but coords are {problem.coords}")
     model = make_model(config, problem, domain).to(device)
-    check_model(config, model)
     objective = Objective(model, make_groups(config, problem, domain), problem.coords, problem.fields,
                           config.loss.weights, make_engine(config, compile=False))  # eager for the checks
     rng = np.random.default_rng(config.seed)
     objective.sample(rng)
     problem.to(device, torch.float64)
     objective.to(device, torch.float64)
-    check_terms(objective, problem, config)
-    check_memory(config, objective, problem)
+    entries = check_terms(objective, problem, config)
+    taps = layer_taps(model) if config.model.engine == "jet" else None  # autograd shows no derivative rows
+    trainable = sum(p.numel() for p in [*model.parameters(), *problem.trainable.values()])
+    check_phases(config, Sizes(entries, trainable, taps is not None))
     objective.engine = make_engine(config)
     reference = reference_set(problem, domain, config.points.evaluation) if problem.has("reference") else None
-    return Setup(config, problem, model, objective, reference, device, rng)
+    return Setup(config, problem, model, objective, reference, device, rng, taps)

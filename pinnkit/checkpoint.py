@@ -2,9 +2,10 @@
 
 It holds plain tensors, dicts, lists, numbers and strings (`torch.load(weights_only=True)`):
 
-    format, config   FORMAT; the resolved config as TOML (a resume refuses a changed config.toml)
+    format, config   FORMAT; the resolved config as TOML (a resume refuses a config.toml that validates
+                     to a different config; formatting and comments do not count)
     model            the network's state dict
-    parameters       every PDE parameter's value (trainable or not)
+    parameters       every PDE parameter's float64 master (trainable or not)
     points           each term group's point arrays (float64), in group order: the points in use
     rng              torch's CPU generator state (a tensor) and the numpy generator's state
     + the trainer's position (`Trainer.position`): phase, its progress and optimizer state, step,
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import tomllib
 from pathlib import Path
 from typing import Any, Optional, Union
 
@@ -24,11 +26,11 @@ import numpy as np
 import torch
 
 from .build import Setup
-from .config import Config, load as load_config
+from .config import Config, ConfigError, load as load_config
 from .run import RunError, read_torch, save_torch
 
 FILE = "checkpoint.pt"
-FORMAT = 1
+FORMAT = 2  # 2: phase state under progress["state"], parameters as float64 masters
 KEYS = ("format", "config", "model", "parameters", "points", "rng", "phase", "progress", "step", "results",
         "history_rows", "seconds", "last", "snapshot", "resumed")
 RESUMABLE = {"interrupted", "failed"}  # summary statuses worth continuing (a missing summary: a crash)
@@ -40,7 +42,7 @@ def capture(setup: Setup) -> dict[str, Any]:
         "format": FORMAT,
         "config": setup.config.to_toml(),
         "model": {k: v.detach().cpu().clone() for k, v in setup.model.state_dict().items()},
-        "parameters": {k: v.detach().cpu().clone() for k, v in setup.problem.values.items()},
+        "parameters": setup.problem.state_dict(),
         "points": [{k: torch.from_numpy(np.array(v)) for k, v in g.arrays.items()} for g in setup.objective.groups],
         "rng": {"torch": torch.get_rng_state(), "numpy": setup.rng.bit_generator.state},
     }
@@ -60,8 +62,7 @@ def restore(setup: Setup, state: dict[str, Any]) -> None:
         setup.model.load_state_dict(state["model"])
     except RuntimeError as err:
         raise RunError(f"checkpoint does not fit the network of config.toml ({str(err).splitlines()[0]})") from None
-    for name, value in state["parameters"].items():
-        setup.problem.values[name].copy_(value)
+    setup.problem.load_state_dict(state["parameters"])
     for group, arrays in zip(groups, state["points"]):
         group.arrays = {k: v.numpy() for k, v in arrays.items()}
         group.batch = {}
@@ -94,11 +95,27 @@ def open_run(run_dir: Union[str, Path]) -> tuple[Config, dict[str, Any]]:
                        f"run can be resumed")
     config = load_config(path / "config.toml")
     state = read(path)
-    if state["config"] != config.to_toml():
-        now, then = config.to_toml().splitlines(), str(state["config"]).splitlines()
-        line = next((f"{a!r} was {b!r}" for a, b in zip(now, then) if a != b), "lines added or removed")
-        raise RunError(f"{path / 'config.toml'}: differs from the config the checkpoint was written with ({line})")
+    try:
+        then = load_config(tomllib.loads(str(state["config"])))
+    except (tomllib.TOMLDecodeError, ConfigError) as err:
+        raise RunError(f"{path / FILE}: its config cannot be read ({err})") from None
+    if then != config:
+        raise RunError(f"{path / 'config.toml'}: differs from the config the checkpoint was written with "
+                       f"({first_difference(config.model_dump(), then.model_dump())})")
     return config, state
+
+
+def first_difference(now: Any, then: Any, where: str = "") -> str:
+    """`key.path: NOW, was THEN` for the first value that differs between two dumped configs."""
+    if isinstance(now, dict) and isinstance(then, dict):
+        for key in list(now) + [k for k in then if k not in now]:
+            if now.get(key) != then.get(key):
+                return first_difference(now.get(key), then.get(key), f"{where}.{key}" if where else str(key))
+    if isinstance(now, list) and isinstance(then, list) and len(now) == len(then):
+        for i, (a, b) in enumerate(zip(now, then)):
+            if a != b:
+                return first_difference(a, b, f"{where}[{i}]")
+    return f"{where}: {now!r}, was {then!r}"
 
 
 def _status(path: Path) -> Optional[str]:

@@ -12,16 +12,19 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from .api import resume, solve
-from .build import ProblemError
 from .config import ConfigError
 from .interrupt import exit_code
+from .logs import console
 from .pdes import PROBLEMS
+from .problem import ProblemError
 from .run import RunError
 from .sweeps import cli as sweeps_cli
+from .version import __version__
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pinnkit", description="Physics-informed neural network solver.")
+    parser.add_argument("--version", action="version", version=f"pinnkit {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     s = sub.add_parser("solve", help="train a PINN on a TOML problem file and write a run folder")
     s.add_argument("config", nargs="?", help="problem TOML file, e.g. problems/burgers.toml")
@@ -88,6 +91,11 @@ def _list() -> int:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = _parser().parse_args(argv)
+    with console():
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         if args.command in sweeps_cli.COMMANDS:
             return sweeps_cli.COMMANDS[args.command](args)

@@ -132,18 +132,23 @@ class Config(_Section):
     sweep: Optional[SweepSection] = None
 
     @property
-    def double_backward(self) -> bool:
-        """Whether a phase differentiates the loss's gradient again (AdaHessian's Hessian-vector products) or
-        batches backward passes (`residuals` phases: the Jacobian of lm, engd; K-FAC's hooks); compiled jets allow neither."""
-        return any(getattr(PHASES[p.optimizer], "double_backward", False)
-                   or getattr(PHASES[p.optimizer], "residuals", False) for p in self.phases)
+    def compilable(self) -> bool:
+        """Whether every phase lets the derivative engine run compiled (`Phase.compilable`)."""
+        return all(PHASES[p.optimizer].compilable for p in self.phases)
 
     @model_validator(mode="after")
     def _check_compile(self) -> "Config":
-        """torch.compile'd code cannot be differentiated twice: not nested autograd, not for AdaHessian."""
-        if self.model.compile is True and (self.model.engine != "jet" or self.double_backward):
-            raise ValueError('model.compile = true needs engine = "jet" and no phase that differentiates '
-                             'the gradient (adahessian) or gets the residual vector (lm, engd, kfac); use compile = "auto" or false')
+        """torch.compile'd code cannot be differentiated twice: not nested autograd, not under a phase that
+        differentiates through the derivative engine again."""
+        if self.model.compile is not True:
+            return self
+        if self.model.engine != "jet":
+            raise ValueError('model.compile = true needs model.engine = "jet"; use compile = "auto" or false')
+        for i, p in enumerate(self.phases):
+            if not PHASES[p.optimizer].compilable:
+                raise ValueError(f"model.compile = true: phases[{i}] ({p.optimizer}) differentiates through the "
+                                 f"derivative engine again, which compiled code cannot; use compile = \"auto\" "
+                                 f"or false")
         return self
 
     def to_toml(self) -> str:
@@ -272,7 +277,8 @@ def describe(error: dict) -> str:
     if kind == "union_tag_invalid":
         return f"{_render(loc)}.optimizer: unknown optimizer {ctx.get('tag')!r} (valid: {ctx.get('expected_tags')})"
     if kind == "value_error":
-        return f"{_render(loc)}: {ctx.get('error', error['msg'])}"
+        said = ctx.get("error", error["msg"])
+        return f"{_render(loc)}: {said}" if loc else str(said)
     if kind in ("model_type", "dict_type") and loc[:2] == ("problem", "parameters"):
         return f"{_render(loc)}: must be a number or a table {{init, bounds, trainable, true}}, got {_show(value)}"
     if kind == "union_tag_not_found":

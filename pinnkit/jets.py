@@ -76,41 +76,39 @@ def mlp_jets(model: MLP, x: torch.Tensor, firsts: Sequence[int],
     act = DERIVATIVES[model.activation_name]
     s = ((x - model.center) / model.half_range).T
     unit = torch.diag(1 / model.half_range)[:, list(firsts)]  # column k: ds/dx along firsts[k]
-    layers = list(model.layers)
+    layers, start = list(model.layers), 0
     if model.fourier is None:
-        z, dz = _first_layer(layers.pop(0), s, unit)
-        first_act = act
+        z, dz = _first_layer(model, s, unit)
+        first_act, start = act, 1
     else:
         m, first_act = 2 * math.pi * model.fourier.T, _sincos
         z, dz = m @ s, torch.cat([m @ unit, m @ unit])[:, :, None]
     jets = _activate(first_act, z, dz, None, pairs)
-    for layer in layers[:-1]:
-        value, dz, ddz = _product(layer, jets).split([1, len(firsts), len(pairs)], 1)
-        jets = _activate(act, value.squeeze(1) + layer.bias[:, None], dz, ddz, pairs)
-    out = _product(layers[-1], jets)
+    for i in range(start, len(layers) - 1):
+        value, dz, ddz = _product(model, i, jets).split([1, len(firsts), len(pairs)], 1)
+        jets = _activate(act, value.squeeze(1) + layers[i].bias[:, None], dz, ddz, pairs)
+    out = _product(model, len(layers) - 1, jets)
     return out[:, 0] + layers[-1].bias[:, None], out[:, 1:]
 
 
-def _first_layer(layer: torch.nn.Linear, s: torch.Tensor, unit: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """z = W s + b (w, N) on the scaled input s (d, N), and its first rows W unit (w, D, 1): the derivatives
-    of s are the constant columns of `unit` (d, D), so they cost one product, not one per point. With
-    forward hooks (K-FAC) the layer acts on the whole jet of s instead, so that they see every row."""
-    if not layer._forward_hooks:
+def _first_layer(model: MLP, s: torch.Tensor, unit: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """z = W s + b (w, N) of the first layer on the scaled input s (d, N), and its first rows W unit (w, D, 1):
+    the derivatives of s are the constant columns of `unit` (d, D), so they cost one product, not one per
+    point. While the layers are recorded (K-FAC) it acts on the whole jet of s instead, so every row is seen."""
+    layer = model.layers[0]
+    if model.recording is None:
         return layer.weight @ s + layer.bias[:, None], (layer.weight @ unit)[:, :, None]
     jet = torch.cat([s[:, None], unit[:, :, None].expand(-1, -1, s.shape[1])], 1)
-    value, dz = _product(layer, jet).split([1, unit.shape[1]], 1)
+    value, dz = _product(model, 0, jet).split([1, unit.shape[1]], 1)
     return value.squeeze(1) + layer.bias[:, None], dz
 
 
-def _product(layer: torch.nn.Linear, jets: torch.Tensor) -> torch.Tensor:
-    """W h for every row of the jet (w, K, N), as one matrix product (the bias is the value row's).
-
-    The layer's forward hooks see the call as `hook(layer, (jets,), W h)`, 3-D where a plain forward's
-    are 2-D: K-FAC (optim/kfac.py) reads every jet row a layer acts on, as if it were called on each."""
+def _product(model: MLP, index: int, jets: torch.Tensor) -> torch.Tensor:
+    """W h of layer `index` for every row of the jet (w, K, N), as one matrix product (the bias is the value
+    row's); the MLP observes the call with its 3-D jet (`MLP.observe`)."""
     w, k, n = jets.shape
-    out = (layer.weight @ jets.reshape(w, k * n)).view(-1, k, n)
-    for hook in layer._forward_hooks.values():
-        hook(layer, (jets,), out)
+    out = (model.layers[index].weight @ jets.reshape(w, k * n)).view(-1, k, n)
+    model.observe(index, jets, out)
     return out
 
 

@@ -27,6 +27,7 @@ class TermGroup:
     owner: str  # who declares the derivatives, for error messages
     resample: bool = True
     pointwise: bool = True  # each residual row depends on its own point only (not Periodic's pairs)
+    adaptive: bool = False  # residual-based redraws (RAD) move these points (the PDE's collocation points)
     arrays: dict[str, np.ndarray] = field(default_factory=dict)  # float64 master copy of the points
     batch: dict[str, torch.Tensor] = field(default_factory=dict)  # the same on device, in the working dtype
 

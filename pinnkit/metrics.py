@@ -11,6 +11,8 @@ from typing import Any, Mapping, Optional, Sequence
 import numpy as np
 import torch
 
+from .problem import ProblemError
+
 
 def evaluation_grid(domain: Any, n: int) -> np.ndarray:
     """About n points on a regular grid over the domain's bounding box, kept where inside: (M, d)."""
@@ -74,19 +76,41 @@ class ReferenceSet:
 
 
 def reference_values(problem: Any, points: np.ndarray, fields: Sequence[str] = ()) -> dict[str, np.ndarray]:
-    """The problem's reference at `(M, d)` points as float64 arrays (only `fields`, when given)."""
-    values = problem.reference(*(torch.as_tensor(points[:, j]) for j in range(points.shape[1])))
-    return {f: v.detach().cpu().numpy() if torch.is_tensor(v) else np.asarray(v)
-            for f, v in values.items() if not fields or f in fields}
+    """The problem's reference at `(M, d)` points as float64 arrays (only `fields`, when given).
+
+    It is evaluated in float64 with the true parameter values (`Problem.truth`), its inputs on the
+    problem's device like its parameters; a reference that fails or returns something other than a finite
+    value per point for known fields is a ProblemError naming it."""
+    truth, name = problem.truth(), f"{type(problem).__name__}.reference()"
+    columns = [torch.as_tensor(points[:, j], dtype=torch.float64, device=truth.device) for j in range(points.shape[1])]
+    try:
+        values = truth.reference(*columns)
+    except Exception as err:  # a user's code: report it in one line
+        raise ProblemError(f"{name} failed: {type(err).__name__}: {err}") from None
+    if not isinstance(values, dict):
+        raise ProblemError(f"{name} must return a dict of field name -> values, got {type(values).__name__}")
+    out = {}
+    for f, v in values.items():
+        if f not in problem.fields:
+            raise ProblemError(f"{name} returned {f!r}, which is not a field (fields: {', '.join(problem.fields)})")
+        array = np.asarray(v.detach().cpu() if torch.is_tensor(v) else v, dtype=np.float64)
+        array = np.broadcast_to(array, (len(points),)) if array.ndim == 0 else array.reshape(-1)
+        if len(array) != len(points):
+            raise ProblemError(f"{name}: field {f!r} has shape {np.shape(v)}, expected one value per point "
+                               f"({len(points)},)")
+        if not np.isfinite(array).all():
+            raise ProblemError(f"{name}: field {f!r} is not finite at {int((~np.isfinite(array)).sum())} points")
+        if not fields or f in fields:
+            out[f] = array.copy()
+    return out
 
 
 def reference_set(problem: Any, domain: Any, n: int) -> ReferenceSet:
     """The reference (with the true parameter values where known) on the evaluation grid and the
     problem's probes (`problem.probes()`: name -> (points, fields)), in float64 on the CPU. On a
     space-time domain, mean-free fields are compared time by time (the grid's time levels)."""
-    truth = problem.truth()
     points = evaluation_grid(domain, n)
-    probes = {name: ReferenceSet(at, reference_values(truth, at, fields), problem.mean_free)
+    probes = {name: ReferenceSet(at, reference_values(problem, at, fields), problem.mean_free)
               for name, (at, fields) in (problem.probes() if problem.has("probes") else {}).items()}
     slices = np.unique(points[:, -1], return_inverse=True)[1] if hasattr(domain, "time") else None
-    return ReferenceSet(points, reference_values(truth, points), problem.mean_free, probes, slices)
+    return ReferenceSet(points, reference_values(problem, points), problem.mean_free, probes, slices)

@@ -1,10 +1,15 @@
 """Networks mapping coordinates `(N, d)` to fields `(N, m)`: an MLP with input scaling,
 optional random Fourier features, and an optional output transform for hard constraints.
+
+The MLP shows the calls of its linear layers to whoever records them (`LinearTaps`, the public hook
+K-FAC reads), whether it runs as a plain forward pass or as forward jets (`jets.py`).
 """
 from __future__ import annotations
 
 import math
-from typing import Callable, Optional, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Callable, Iterator, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -49,15 +54,65 @@ class MLP(nn.Module):
         for layer in self.layers:
             nn.init.xavier_normal_(layer.weight, generator=generator)
             nn.init.zeros_(layer.bias)
+        self.recording: Optional[list[list[LinearCall]]] = None  # per layer, while `LinearTaps.record` is open
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         z = (x - self.center) / self.half_range
         if self.fourier is not None:
             z = 2 * math.pi * z @ self.fourier
             z = torch.cat([torch.sin(z), torch.cos(z)], dim=-1)
-        for layer in self.layers[:-1]:
-            z = self.activation(layer(z))
-        return self.layers[-1](z)
+        for i, layer in enumerate(self.layers):
+            out = layer(z)
+            self.observe(i, z, out)
+            z = self.activation(out) if i < len(self.layers) - 1 else out
+        return z
+
+    def observe(self, index: int, inputs: torch.Tensor, output: torch.Tensor) -> None:
+        """Record one call of layer `index` while recording: `inputs` (N, d_in) of a plain forward pass, or a
+        jet (d_in, K, N) whose row 0 is the value (the only row the bias enters), and the layer's output."""
+        if self.recording is not None:
+            self.recording[index].append(LinearCall.of(inputs.detach(), output, self.layers[index].bias is not None))
+
+
+@dataclass
+class LinearCall:
+    """One call of a linear layer as rows (`optim.closures.LayerCall`): inputs (R, d_in [+ 1]) with a last
+    column of 1 where the bias enters, and the output as it sits in the graph."""
+
+    inputs: torch.Tensor
+    output: torch.Tensor
+
+    @classmethod
+    def of(cls, a: torch.Tensor, output: torch.Tensor, bias: bool) -> "LinearCall":
+        if a.dim() == 3:  # a jet (features, rows, points): one row per (jet row, point)
+            if bias:
+                ones = torch.zeros_like(a[:1])
+                ones[:, 0] = 1
+                a = torch.cat([a, ones])
+            return cls(a.flatten(1).T, output)
+        return cls(torch.cat([a, torch.ones_like(a[:, :1])], 1) if bias else a, output)
+
+    def rows(self, grad: torch.Tensor) -> torch.Tensor:
+        """The gradient with respect to `output`, as (R, d_out) rows in the order of `inputs`."""
+        return grad.flatten(1).T if grad.dim() == 3 else grad
+
+
+class LinearTaps:
+    """The linear layers of an MLP (`optim.closures.LayerTaps`): `layers` (weight, bias) in order, and
+    `record()`, inside which every call of layer i is appended to the i-th list it yields."""
+
+    def __init__(self, mlp: MLP):
+        self.mlp = mlp
+        self.layers = [(layer.weight, layer.bias) for layer in mlp.layers]
+
+    @contextmanager
+    def record(self) -> Iterator[list[list[LinearCall]]]:
+        calls: list[list[LinearCall]] = [[] for _ in self.layers]
+        self.mlp.recording = calls
+        try:
+            yield calls
+        finally:
+            self.mlp.recording = None
 
 
 Transform = Callable[[dict[str, torch.Tensor], dict[str, torch.Tensor]], dict[str, torch.Tensor]]
@@ -84,3 +139,9 @@ class Constrained(nn.Module):
         named = self.transform({c: x[:, i:i + 1] for i, c in enumerate(self.coords)},
                                {f: raw[:, i:i + 1] for i, f in enumerate(self.fields)})
         return torch.cat([named[f] for f in self.fields], dim=1)
+
+
+def layer_taps(model: nn.Module) -> Optional[LinearTaps]:
+    """The taps of an MLP, or of the MLP under an output transform; None for a network that has none."""
+    net = model.net if isinstance(model, Constrained) else model
+    return LinearTaps(net) if isinstance(net, MLP) else None

@@ -74,6 +74,10 @@ def gradient(y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 class AutogradEngine:
     """Nested `torch.autograd.grad`: works for any network, one backward pass per distinct parent."""
 
+    def eager(self) -> "AutogradEngine":
+        """This engine: it never compiles."""
+        return self
+
     def __call__(self, model: Callable[[torch.Tensor], torch.Tensor], points: torch.Tensor,
                  coords: Sequence[str], fields: Sequence[str], wanted: Iterable[str],
                  owner: str = "problem") -> Derivatives:
@@ -113,6 +117,10 @@ class JetEngine:
         self.fallback = AutogradEngine()
         self.compiled, self.cuda_graphs = compile, cuda_graphs
         self.cache: dict[tuple[type, str], Callable] = {}
+
+    def eager(self) -> "JetEngine":
+        """The same engine without compiling (for point sets whose shape changes from call to call)."""
+        return self if not self.compiled else JetEngine()
 
     def jets(self, kind: type, device: torch.device) -> Callable:
         """The jet function for a model kind on a device: eager, or compiled once per (kind, device type)."""

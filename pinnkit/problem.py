@@ -3,9 +3,11 @@
 A subclass declares `coords`, `fields`, `derivatives` (the names its residuals
 read) and default `parameters`, and defines `domain()`, `residuals(d)`,
 `conditions()` and, optionally, `reference(*coords)`, `probes()` and `output_transform`.
-Parameters are tensors, reachable as attributes (`self.nu`); trainable ones are
-leaf tensors with `requires_grad` and optional box bounds, and may carry a known
-true value (for identification studies: the reference is evaluated with it).
+Parameters are tensors, reachable as attributes (`self.nu`), on the device and in the
+dtype of the phase that runs (user code never needs `float()` to be safe); each keeps
+a float64 master from which every cast starts. Trainable ones are leaf tensors with
+`requires_grad` and optional box bounds, and may carry a known true value (for
+identification studies: the reference is evaluated with it).
 """
 from __future__ import annotations
 
@@ -20,8 +22,12 @@ if TYPE_CHECKING:
     from .operators import Derivatives
 
 
+class ProblemError(ValueError):
+    """A problem definition that cannot be solved as written (names the problem and what is wrong)."""
+
+
 class Problem:
-    """Base of every PDE problem; see the module docstring and DESIGN.md for an example."""
+    """Base of every PDE problem; see the module docstring for what a subclass declares and defines."""
 
     coords: tuple[str, ...] = ()
     fields: tuple[str, ...] = ()
@@ -33,9 +39,12 @@ class Problem:
 
     def __init__(self, parameters: Optional[Mapping[str, Any]] = None):
         """`parameters`: name -> number, or -> an object with `init`, `bounds`, `trainable`, `true`."""
-        self.values: dict[str, torch.Tensor] = {}
+        self.values: dict[str, torch.Tensor] = {}  # working copies, in the phase's device and dtype
+        self.masters: dict[str, torch.Tensor] = {}  # float64 masters: every cast starts from these
         self.bounds: dict[str, tuple[float, float]] = {}
         self.true: dict[str, float] = {}
+        self.device, self.dtype = torch.device("cpu"), torch.float64
+        self._check_names()
         given = dict(parameters or {})
         unknown = set(given) - set(self.parameters)
         if unknown:
@@ -44,10 +53,24 @@ class Problem:
         for name, default in self.parameters.items():
             self._set(name, given.get(name, default))
 
+    def _check_names(self) -> None:
+        """A parameter named like an attribute or method of the problem would be shadowed by it: refuse."""
+        for name in self.parameters:
+            if not (isinstance(name, str) and name.isidentifier()) or name.startswith("_"):
+                raise ProblemError(f"{type(self).__name__}.parameters: {name!r} is not a valid parameter name "
+                                   f"(a Python identifier not starting with '_')")
+            if hasattr(type(self), name) or name in vars(self):
+                raise ProblemError(f"{type(self).__name__}.parameters: {name!r} is already an attribute of the "
+                                   f"problem, which would hide the parameter; rename it")
+
     def _set(self, name: str, spec: Any) -> None:
         init = getattr(spec, "init", spec)
         trainable = bool(getattr(spec, "trainable", False))
-        self.values[name] = torch.tensor(float(init), dtype=torch.float64, requires_grad=trainable)
+        try:
+            self.masters[name] = torch.tensor(float(init), dtype=torch.float64)
+        except (TypeError, ValueError):
+            raise ProblemError(f"{type(self).__name__}.parameters: {name!r} must be a number, got {init!r}") from None
+        self.values[name] = self.masters[name].clone().requires_grad_(trainable)
         if getattr(spec, "bounds", None) is not None:
             self.bounds[name] = tuple(float(b) for b in spec.bounds)
         if getattr(spec, "true", None) is not None:
@@ -64,20 +87,49 @@ class Problem:
         """The trainable parameters, by name."""
         return {k: v for k, v in self.values.items() if v.requires_grad}
 
-    def to(self, device: Union[str, torch.device], dtype: torch.dtype) -> "Problem":
-        """Move and cast every parameter (new leaf tensors; trainable ones stay trainable)."""
+    @torch.no_grad()
+    def _sync(self) -> None:
+        """Take a trained working value as its new master (an untouched one keeps its float64 master)."""
         for name, v in self.values.items():
-            self.values[name] = v.detach().to(device, dtype).requires_grad_(v.requires_grad)
+            master = self.masters[name]
+            if v.requires_grad and not torch.equal(v, master.to(v.device, v.dtype)):
+                self.masters[name] = v.detach().to(master.device, torch.float64)
+
+    def to(self, device: Union[str, torch.device], dtype: torch.dtype) -> "Problem":
+        """Move and cast every parameter from its float64 master (new leaf tensors; trainable ones stay
+        trainable), so a float32 phase never rounds what a later float64 phase sees."""
+        self._sync()
+        self.device, self.dtype = torch.device(device), dtype
+        for name, master in self.masters.items():
+            self.masters[name] = master.to(self.device)
+            trainable = self.values[name].requires_grad
+            self.values[name] = master.to(self.device, dtype, copy=True).requires_grad_(trainable)
         return self
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """The float64 masters, on the CPU (what a checkpoint keeps)."""
+        self._sync()
+        return {name: master.detach().cpu().clone() for name, master in self.masters.items()}
+
+    @torch.no_grad()
+    def load_state_dict(self, state: Mapping[str, torch.Tensor]) -> None:
+        """Put back masters from `state_dict()`, and the working values cast from them."""
+        for name, value in state.items():
+            self.masters[name] = value.to(self.device, torch.float64)
+            self.values[name].copy_(self.masters[name])
 
     def parameter_values(self) -> dict[str, float]:
         return {k: float(v.detach()) for k, v in self.values.items()}
 
     def truth(self) -> "Problem":
-        """A copy with every parameter that has a known true value set to it (for the reference)."""
+        """A float64 copy, on the problem's device, with every parameter that has a known true value set to it
+        and none trainable: what the reference is evaluated with."""
+        self._sync()
         twin = copy.copy(self)
-        twin.values = {k: torch.tensor(self.true[k], dtype=v.dtype, device=v.device) if k in self.true else v
-                       for k, v in self.values.items()}
+        twin.masters = {k: torch.tensor(self.true[k], dtype=torch.float64, device=self.device) if k in self.true
+                        else m for k, m in self.masters.items()}
+        twin.values = {k: m.clone() for k, m in twin.masters.items()}
+        twin.dtype = torch.float64
         return twin
 
     def identified(self) -> dict[str, dict[str, Optional[float]]]:

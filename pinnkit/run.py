@@ -2,6 +2,7 @@
 
     config.toml    the resolved configuration, written first
     history.csv    one row per logged iteration, appended as training goes
+    run.log        what happened, line by line: phases, fallbacks, a failed phase's traceback (`logs.py`)
     checkpoint.pt  everything needed to continue the run (`checkpoint.py`), rewritten as training goes
     model.pt       network state dict and PDE parameters (loads with weights_only=True)
     summary.json   status (completed, interrupted, diverged, failed), final losses, errors,
@@ -16,8 +17,9 @@ import io
 import json
 import os
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Mapping, Optional, Sequence, Union
+from typing import Any, Iterator, Mapping, Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -32,21 +34,35 @@ class RunError(ValueError):
     """A run folder or run file that cannot be read or continued: the message is one line naming it."""
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write to a temporary file, fsync, then rename: readers see the old file or the whole new one."""
+@contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """A temporary path beside `path` to write to: once written it is fsynced and renamed onto `path`, so
+    readers see the old file or the whole new one; if writing fails it is removed."""
     tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        yield tmp
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write `data` to `path` atomically (`atomic_path`)."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
 
 
 def save_torch(path: Path, state: Mapping[str, Any]) -> None:
-    """`torch.save` through `write_atomic`: a kill at any moment leaves the previous file whole."""
-    buffer = io.BytesIO()
-    torch.save(dict(state), buffer)
-    write_atomic(path, buffer.getvalue())
+    """`torch.save` atomically, streamed to the file by torch itself: large tensors (a dense inverse Hessian)
+    are written once, never first copied into a buffer."""
+    with atomic_path(path) as tmp:
+        torch.save(dict(state), str(tmp))
 
 
 def read_torch(path: Path, keys: Sequence[str], device: str = "cpu") -> dict:
@@ -188,8 +204,7 @@ def load(run_dir: Union[str, Path], device: str = "cpu") -> Solution:
         model = make_model(config, problem, problem.domain())
         dtype = state["model"][next(iter(state["model"]))].dtype
         model.to(device, dtype).load_state_dict(state["model"])
-        for name, value in state["parameters"].items():
-            problem.values[name] = value.to(torch.float64)
+        problem.load_state_dict(state["parameters"])
     except (RuntimeError, KeyError, StopIteration, ValueError, TypeError, AttributeError) as err:
         raise RunError(f"{path / 'model.pt'}: does not fit config.toml ({type(err).__name__}: "
                        f"{_first_line(err)})") from None

@@ -1,34 +1,28 @@
-"""The Trainer: runs the configured phases in order, logs history, guards against divergence, checkpoints.
+"""The Trainer: runs the configured phases in order, each in its dtype, guards against divergence.
 
-Between phases the model, the PDE parameters and the point sets move to the
-next phase's dtype. Losses and errors are read from the device only at log
-points (every `output.log_every` iterations); a non-finite loss there stops
-training and restores the last finite model. A checkpoint is written before the
-first phase, every `output.checkpoint_every` iterations and at every phase
-boundary; SIGINT/SIGTERM stop after the current iteration with a checkpoint
-(status `interrupted`), and a Trainer given a checkpoint continues from it.
+Each phase runs under the one phase loop (`optim.run_phase`); the trainer's part of an iteration is
+`_after`: a history row every `output.log_every` iterations (a non-finite loss there stops training and
+restores the last finite model), a checkpoint every `output.checkpoint_every` iterations, and the
+signals. A checkpoint is also written before the first phase and at every phase boundary;
+SIGINT/SIGTERM stop after the current iteration with a checkpoint (status `interrupted`), and a
+Trainer given a checkpoint continues from it.
 """
 from __future__ import annotations
 
+import logging
 import math
-import platform
-import sys
 import time
-from typing import Any, Callable, Optional
-
-import numpy as np
-import scipy
-import torch
-from tqdm.auto import tqdm
+from typing import Any, Optional
 
 from . import checkpoint
-from .adaptive import resample
-from .build import Setup
+from .build import DTYPES, Setup
+from .history import History
 from .interrupt import Signals
-from .optim import PHASES, Monitor, PhaseOptions, PhaseResult, Progress, Residuals
+from .optim import PHASES, Monitor, PhaseOptions, PhaseResult, Progress, run_phase
 from .run import RunWriter
+from .version import versions
 
-DTYPES = {"float32": torch.float32, "float64": torch.float64}
+log = logging.getLogger(__name__)
 STOPS = ("diverged", "failed", "interrupted")  # phase statuses that end the run
 
 
@@ -39,15 +33,13 @@ class Trainer:
     """
 
     def __init__(self, setup: Setup, writer: RunWriter, quiet: bool = False, resume: Optional[dict] = None):
-        self.setup, self.writer, self.quiet = setup, writer, quiet
+        self.setup, self.writer, self.resume = setup, writer, resume
+        self.start = time.perf_counter()
+        self.history = History(setup, writer, quiet, self.start)
         self.results: list[PhaseResult] = []
         self.step = 0  # iterations done in earlier phases
-        self.last: dict[str, dict[str, float]] = {"loss": {}, "rel_l2": {}}  # at the last history row
-        self.snapshot: Optional[dict] = None
         self.resumed: list[int] = []  # steps at which the run was continued from a checkpoint
-        self.start = time.perf_counter()
         self.signals = Signals()
-        self.resume = resume
 
     def run(self) -> dict[str, Any]:
         """Run every phase (stopping at the first that diverges, fails or is interrupted); return the summary."""
@@ -60,7 +52,8 @@ class Trainer:
         except KeyboardInterrupt:  # a second signal: stop at once, the last checkpoint stays
             raise KeyboardInterrupt(f"stopped at once by a second signal; continue from the last checkpoint "
                                     f"with: {checkpoint.resume_command(self.writer.path)}") from None
-        self.writer.model(self.setup.model, self.setup.problem.values, {"status": status})
+        self.writer.model(self.setup.model, self.setup.problem.state_dict(), {"status": status})
+        log.info("run %s: %s", status, message)
         return self._summary(status, message)
 
     def _phases(self, first: int, progress: Progress) -> tuple[str, str]:
@@ -80,16 +73,71 @@ class Trainer:
             self._checkpoint(index + 1, progress)
         return "completed", "all phases ran"
 
+    def _phase(self, index: int, options: PhaseOptions, start: Progress) -> PhaseResult:
+        """Run phase `index` from `start`; its result, after the rollback a diverged or failed phase gets."""
+        s = self.setup
+        s.cast(DTYPES[options.dtype or s.config.dtype])
+        phase = PHASES[options.optimizer](options)
+        monitor = Monitor(options, lambda k, last: self._after(index, monitor, k, last), lambda: s.redraw(options),
+                          start)
+        note = self._restart_note(index, options, start) if start.iterations and not phase.restorable else ""
+        log.info("phase %d (%s) starts at iteration %d, %s", index, options.optimizer, start.iterations,
+                 str(s.dtype).replace("torch.", ""))
+        self.history.begin(index, options, start.iterations)
+        if start.iterations == 0:
+            self._log(index, options, 0, 0)
+        try:
+            result = run_phase(phase, s.parameter_groups(), s.view(), monitor)
+        except Exception as err:  # keep the finished work; report what broke in one line, the traceback in run.log
+            log.error("phase %d (%s) failed", index, options.optimizer, exc_info=True)
+            result = monitor.result("failed", f"{type(err).__name__}: {err} (traceback in run.log)", math.nan)
+        last_logged = result.iterations % s.config.output.log_every == 0
+        if result.status not in STOPS and not last_logged and not self._log(index, options, result.iterations,
+                                                                            monitor.evaluations):
+            result.status = "diverged"
+        if result.status in ("diverged", "failed"):
+            self.history.roll_back()
+            if result.status == "diverged":
+                result.message = f"non-finite loss by iteration {result.iterations}; the last finite model was kept"
+        result.message += f" ({note})" if note else ""
+        self.history.end()
+        log.info("phase %d (%s) %s after %d iterations, %d evaluations: %s", index, options.optimizer,
+                 result.status, result.iterations, result.evaluations, result.message)
+        return result
+
+    def _after(self, index: int, monitor: Monitor, k: int, last: bool) -> Optional[str]:
+        """The trainer's part of iteration k: log, watch the signals, checkpoint; a reason to stop, if any."""
+        out = self.setup.config.output
+        reason = None
+        if k % out.log_every == 0 and not self._log(index, monitor.options, k, monitor.evaluations):
+            reason = "diverged"
+        running = reason is None and not last  # a phase end is checkpointed after it
+        if running and self.signals.received:
+            reason = "interrupted"
+        if reason == "interrupted" or (running and out.checkpoint_every and k % out.checkpoint_every == 0):
+            self._checkpoint(index, monitor.progress())
+        return reason
+
+    def _log(self, index: int, options: PhaseOptions, k: int, evaluations: int) -> bool:
+        return self.history.log(index, options.optimizer, k, self.step + k, evaluations)
+
     def _interrupted(self, index: int, k: int) -> str:
         return (f"interrupted by {self.signals.name} in phase {index} at iteration {k} (step {self.step}); "
                 f"continue with: {checkpoint.resume_command(self.writer.path)}")
+
+    def _restart_note(self, index: int, options: PhaseOptions, start: Progress) -> str:
+        """For a phase continued part-way whose state cannot be restored (SciPy): say it restarts."""
+        note = (f"{options.optimizer} restarted at iteration {start.iterations} from the checkpointed weights "
+                f"with the remaining budget: its internal state cannot be restored")
+        log.warning("phase %d: %s", index, note)
+        return note
 
     def position(self, index: int, progress: Progress) -> dict[str, Any]:
         """The trainer's part of a checkpoint: which phase, how far into it, and what was done before."""
         return {"phase": index, "progress": vars(progress), "step": self.step,
                 "results": [r.as_dict() for r in self.results], "history_rows": self.writer.rows,
-                "seconds": time.perf_counter() - self.start, "last": self.last, "snapshot": self.snapshot,
-                "resumed": list(self.resumed)}
+                "seconds": time.perf_counter() - self.start, "last": self.history.last,
+                "snapshot": self.history.snapshot, "resumed": list(self.resumed)}
 
     def _checkpoint(self, index: int, progress: Progress) -> None:
         checkpoint.save(self.writer.path, {**checkpoint.capture(self.setup), **self.position(index, progress)})
@@ -97,122 +145,17 @@ class Trainer:
     def _continue(self, state: dict) -> tuple[int, Progress]:
         """Restore a checkpoint: the model, points and RNGs, the history up to it; return (phase, its progress)."""
         s, phases, index = self.setup, self.setup.config.phases, state["phase"]
-        dtype = DTYPES[phases[min(index, len(phases) - 1)].dtype or s.config.dtype]
-        self._cast(dtype)  # before loading, so that float64 weights keep every bit
+        s.cast(DTYPES[phases[min(index, len(phases) - 1)].dtype or s.config.dtype])  # first: float64 keeps every bit
         checkpoint.restore(s, state)
-        s.objective.to(s.device, dtype)
+        s.objective.to(s.device, s.dtype)
         self.writer.keep_history(state["history_rows"])
-        self.step, self.last, self.snapshot = state["step"], state["last"], state["snapshot"]
+        self.step, self.history.last, self.history.snapshot = state["step"], state["last"], state["snapshot"]
         self.results = [PhaseResult(**r) for r in state["results"]]
         progress = Progress(**state["progress"])
         self.resumed = state["resumed"] + [self.step + progress.iterations]
-        self.start = time.perf_counter() - state["seconds"]
+        self.start = self.history.started = time.perf_counter() - state["seconds"]
+        log.info("resumed at step %d (phase %d, iteration %d)", self.resumed[-1], index, progress.iterations)
         return index, progress
-
-    def _cast(self, dtype: torch.dtype) -> None:
-        s = self.setup
-        s.model.to(s.device, dtype)
-        s.problem.to(s.device, dtype)
-        s.objective.to(s.device, dtype)
-        if s.reference is not None:
-            s.reference.to(s.device, dtype)
-
-    def _groups(self) -> list[dict]:
-        """Network weights unbounded; each trainable PDE parameter in its own group with its bounds."""
-        problem = self.setup.problem
-        groups = [{"params": list(self.setup.model.parameters())}]
-        for name, value in problem.trainable.items():
-            low, high = problem.bounds.get(name, (None, None))
-            groups.append({"params": [value], "lower": low, "upper": high, "name": name, "weight_decay": 0.0})
-        return groups
-
-    def _phase(self, index: int, options: PhaseOptions, start: Progress) -> PhaseResult:
-        s, out = self.setup, self.setup.config.output
-        self._cast(DTYPES[options.dtype or s.config.dtype])
-        bar = tqdm(total=options.iterations, initial=start.iterations, desc=f"phase {index} {options.optimizer}",
-                   disable=self.quiet, dynamic_ncols=True, leave=True)
-        monitor: Monitor
-
-        def on_iteration(k: int) -> Optional[str]:
-            if options.resample_every and k % options.resample_every == 0:
-                resample(s.objective, s.rng, options.resample, options.rad_k, options.rad_c, options.rad_pool)
-                s.objective.to(s.device, DTYPES[options.dtype or s.config.dtype])
-            logged = k % out.log_every == 0
-            reason = self._log(index, options.optimizer, k, monitor.evaluations, bar) if logged else None
-            running = reason is None and monitor.budget_reason() is None  # a phase end is checkpointed after it
-            if running and self.signals.received:
-                reason = "interrupted"
-            if reason == "interrupted" or (running and out.checkpoint_every and k % out.checkpoint_every == 0):
-                self._checkpoint(index, monitor.progress())
-            return reason
-
-        monitor = Monitor(options, on_iteration, start)
-        note = self._restart_note(index, options, start)
-        if start.iterations == 0:
-            self._log(index, options.optimizer, 0, 0, bar)
-        try:
-            phase = PHASES[options.optimizer](options)
-            result = phase.run(self._groups(), self._closure(phase), monitor)
-        except Exception as err:  # keep the finished work; report what broke in one line
-            result = monitor.result(options.optimizer, "failed", f"{type(err).__name__}: {err}", math.nan)
-        if result.status not in STOPS and result.iterations % out.log_every:
-            if self._log(index, options.optimizer, result.iterations, monitor.evaluations, bar):
-                result.status = "diverged"
-        if result.status in ("diverged", "failed"):
-            self._restore()
-            if result.status == "diverged":
-                result.message = f"non-finite loss by iteration {result.iterations}; the last finite model was kept"
-        if note:
-            result.message += f" ({note})"
-        bar.close()
-        return result
-
-    def _closure(self, phase: Any) -> Callable[[], torch.Tensor]:
-        """The loss, or for a phase that declares `residuals = True` (Gauss-Newton) the residual vector."""
-        objective = self.setup.objective
-        if getattr(phase, "residuals", False):
-            layers = [m for m in self.setup.model.modules() if isinstance(m, torch.nn.Linear)]
-            return Residuals(lambda: objective.residual_vector()[0], objective.residual_blocks, layers)
-        return lambda: objective.loss()[0]
-
-    def _restart_note(self, index: int, options: PhaseOptions, start: Progress) -> str:
-        """For a phase continued part-way whose optimizer keeps no state (SciPy): say it restarts, on stderr too."""
-        if start.iterations == 0 or start.optimizer is not None:
-            return ""
-        note = (f"{options.optimizer} restarted at iteration {start.iterations} from the checkpointed weights "
-                f"with the remaining budget: its internal state cannot be restored")
-        print(f"phase {index}: {note}", file=sys.stderr)
-        return note
-
-    def _log(self, index: int, optimizer: str, k: int, evaluations: int, bar) -> Optional[str]:
-        """Evaluate and record one history row; return "diverged" if the loss is not finite."""
-        s = self.setup
-        with torch.enable_grad():
-            total, terms = s.objective.loss()
-        errors = s.reference.errors(s.model, s.problem.fields) if s.reference is not None else {}
-        losses = {"loss": float(total.detach()), **{name: float(v.detach()) for name, v in terms.items()}}
-        self.last = {"loss": losses, "rel_l2": {f: float(e) for f, e in errors.items()}}
-        row = {"phase": index, "optimizer": optimizer, "iteration": k, "step": self.step + k,
-               "evaluations": evaluations, "time": round(time.perf_counter() - self.start, 4), **losses}
-        row.update({f"rel_l2_{f}": e for f, e in self.last["rel_l2"].items()})
-        row.update({name: float(v.detach()) for name, v in s.problem.trainable.items()})
-        self.writer.history(row)
-        if not math.isfinite(row["loss"]):
-            return "diverged"
-        self.snapshot = {"model": {k: v.detach().clone() for k, v in s.model.state_dict().items()},
-                         "parameters": {k: v.detach().clone() for k, v in s.problem.values.items()}}
-        bar.update(k - bar.n)
-        bar.set_postfix({"loss": f"{row['loss']:.3e}", **{f"err_{f}": f"{float(e):.2e}" for f, e in errors.items()}})
-        return None
-
-    @torch.no_grad()
-    def _restore(self) -> None:
-        """Put back the model and parameters of the last finite history row."""
-        if self.snapshot is None:
-            return
-        self.setup.model.load_state_dict(self.snapshot["model"])
-        for name, value in self.snapshot["parameters"].items():
-            self.setup.problem.values[name].copy_(value)
 
     def _summary(self, status: str, message: str) -> dict[str, Any]:
         s = self.setup
@@ -221,8 +164,8 @@ class Trainer:
             "message": message,
             **({"signal": self.signals.name} if status == "interrupted" else {}),
             "problem": s.config.problem.name,
-            "loss": self.last["loss"],
-            "rel_l2": self.last["rel_l2"],
+            "loss": self.history.last["loss"],
+            "rel_l2": self.history.last["rel_l2"],
             "parameters": s.problem.parameter_values(),
             "identified": s.problem.identified(),
             "phases": [r.as_dict() for r in self.results],
@@ -234,10 +177,3 @@ class Trainer:
             "seed": s.config.seed,
             "versions": versions(),
         }
-
-
-def versions() -> dict[str, str]:
-    from . import __version__
-
-    return {"pinnkit": __version__, "torch": torch.__version__, "numpy": np.__version__,
-            "scipy": scipy.__version__, "python": platform.python_version()}

@@ -1,5 +1,6 @@
 """Dense BFGS, self-scaled BFGS and self-scaled Broyden: finite termination on quadratics, Rosenbrock,
 a positive definite inverse Hessian, bounds, the size guard, the phases on a PINN; RAD resampling."""
+import math
 from pathlib import Path
 
 import numpy as np
@@ -54,8 +55,10 @@ def test_rosenbrock_reaches_the_minimum_with_a_symmetric_positive_definite_inver
     for _ in range(300):
         opt.step(closure)
         H = opt.state[p]["H"]
-        if opt.state[p]["pairs"] > 0:
-            assert torch.allclose(H, H.T, rtol=0, atol=1e-13 * H.abs().max())
+        if opt.state[p]["pairs"] > 0:  # symmetric to rounding: the rank-one kernel may round H[i, j] and H[j, i]
+            # differently (FMA or not: 1e-12 relative after 75 SSBroyden updates on an AVX-512 CPU); every
+            # SYMMETRIZE_EVERY updates H is made exactly symmetric again
+            assert torch.allclose(H, H.T, rtol=0, atol=1e-10 * H.abs().max())
             assert torch.linalg.eigvalsh(H).min() > 0
         if opt.stop_code():
             break
@@ -120,22 +123,53 @@ def test_rad_probabilities_grow_with_the_residual_and_keep_a_uniform_share():
     assert rad_probabilities(np.zeros(5), 1.0, 1.0) == pytest.approx(np.full(5, 0.2))  # zero residual: uniform
 
 
-def test_rad_gathers_points_where_the_residual_peaks():
-    """Residual u - 100 exp(-((x - 0.8) / 0.05)^2) with u = 0: RAD (k = 2, c = 0.1) puts most points near 0.8."""
+class CountingEngine(AutogradEngine):
+    """The autograd engine, counting its calls: RAD must evaluate with the objective's own engine."""
+
+    calls = 0
+
+    def __call__(self, *args, **kwargs):
+        CountingEngine.calls += 1
+        return super().__call__(*args, **kwargs)
+
+
+def peaked_objective(peak: float = 100.0):
+    """A fixed boundary group first, then the adaptive PDE group: residual u - peak exp(-((x - 0.8) / 0.05)^2)
+    with u = 0."""
     model = torch.nn.Linear(1, 1).double()
     torch.nn.init.zeros_(model.weight), torch.nn.init.zeros_(model.bias)
-    group = TermGroup(sample=lambda rng: {"points": rng.uniform(size=(400, 1))}, derivatives=(),
-                      residuals=lambda d, batch: {"pde": d["u"] - 100 * torch.exp(-((d["x"] - 0.8) / 0.05) ** 2)},
-                      owner="test")
-    objective = Objective(model, [group], ("x",), ("u",), {}, AutogradEngine())
+    edge = TermGroup(sample=lambda rng: {"points": np.zeros((5, 1))}, derivatives=(),
+                     residuals=lambda d, batch: {"bc": d["u"]}, owner="edge")
+    pde = TermGroup(sample=lambda rng: {"points": rng.uniform(size=(400, 1))}, derivatives=(),
+                    residuals=lambda d, batch: {"pde": d["u"] - peak * torch.exp(-((d["x"] - 0.8) / 0.05) ** 2)},
+                    owner="test", adaptive=True)
+    return Objective(model, [edge, pde], ("x",), ("u",), {}, CountingEngine()), pde
+
+
+def test_rad_gathers_the_adaptive_groups_points_where_the_residual_peaks():
+    """RAD (k = 2, c = 0.1) puts most PDE points near 0.8, wherever the PDE group sits among the groups, and
+    evaluates the residual with the objective's engine."""
+    objective, group = peaked_objective()
     rng = np.random.default_rng(0)
     objective.sample(rng)
     near = lambda: np.mean(np.abs(group.arrays["points"][:, 0] - 0.8) < 0.1)  # noqa: E731
     assert near() == pytest.approx(0.2, abs=0.06)  # uniform: the window's share of [0, 1]
+    before = CountingEngine.calls
     resample(objective, rng, "rad", k=2.0, c=0.1, pool=10)
-    assert len(group.arrays["points"]) == 400 and near() > 0.8
+    assert len(group.arrays["points"]) == 400 and near() > 0.8 and CountingEngine.calls > before
+    assert np.all(objective.groups[0].arrays["points"] == 0)
     resample(objective, rng, "uniform")
     assert near() < 0.3
+
+
+def test_rad_on_a_non_finite_residual_draws_uniformly_and_says_so(caplog):
+    objective, group = peaked_objective(peak=math.inf)
+    rng = np.random.default_rng(0)
+    objective.sample(rng)
+    with caplog.at_level("WARNING", logger="pinnkit"):
+        resample(objective, rng, "rad", k=2.0, c=0.1, pool=10)
+    assert "RAD: the residual of test is not finite" in caplog.text
+    assert np.mean(np.abs(group.arrays["points"][:, 0] - 0.8) < 0.1) < 0.3
 
 
 def test_cli_refuses_a_network_too_large_for_a_dense_inverse_hessian(tmp_path, capsys):

@@ -64,10 +64,10 @@ def _solve_interrupted(monkeypatch, out, overrides, optimizer, k, signum=signal.
     """Solve, delivering a real signal to this process right after iteration `k` of the `optimizer` phase."""
     done = Monitor.iteration_done
 
-    def iteration_done(self, i):
+    def iteration_done(self, i, last=False):
         if (self.options.optimizer, i) == (optimizer, k):
             os.kill(os.getpid(), signum)
-        return done(self, i)
+        return done(self, i, last)
 
     with monkeypatch.context() as m:
         m.setattr(Monitor, "iteration_done", iteration_done)
@@ -103,12 +103,12 @@ def test_adahessian_with_resampling_resumes_exactly(monkeypatch, tmp_path):
     assert _rows(pinnkit.resume(stopped.run_dir).run_dir) == _rows(whole.run_dir)
 
 
-def test_scipy_phase_restarts_from_the_checkpointed_weights_and_says_so(monkeypatch, tmp_path, capsys):
+def test_scipy_phase_restarts_from_the_checkpointed_weights_and_says_so(monkeypatch, tmp_path):
     overrides = TINY[:-2] + ["phases[1].optimizer=lbfgsb", "phases[1].iterations=20"]
     stopped = _solve_interrupted(monkeypatch, tmp_path / "run", overrides, "lbfgsb", 9)
     assert stopped.status == "interrupted" and stopped.summary["phases"][1]["iterations"] == 9
     resumed = pinnkit.resume(stopped.run_dir)
-    assert "lbfgsb restarted at iteration 9 from the checkpointed weights" in capsys.readouterr().err
+    assert "lbfgsb restarted at iteration 9 from the checkpointed weights" in (stopped.run_dir / "run.log").read_text()
     phase = resumed.summary["phases"][1]
     assert resumed.status == "completed" and "restarted at iteration 9" in phase["message"]
     assert phase["iterations"] <= 20

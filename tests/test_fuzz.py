@@ -12,7 +12,7 @@ from pathlib import Path
 import tomli_w
 from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
-from pinnkit.build import ProblemError
+from pinnkit.problem import ProblemError
 from pinnkit.cli import main
 from pinnkit.config import ConfigError, load
 

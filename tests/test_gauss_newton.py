@@ -12,7 +12,7 @@ import pinnkit
 from pinnkit.build import build
 from pinnkit.cli import main
 from pinnkit.config import load
-from pinnkit.optim import PHASES, EnergyNaturalGradient, LevenbergMarquardt, MemoryBudgetError, Monitor, Residuals
+from pinnkit.optim import EnergyNaturalGradient, LevenbergMarquardt, MemoryBudgetError, Residuals, minimize
 from pinnkit.optim.gauss_newton import DampedSystem, check_memory, jacobian
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -97,8 +97,7 @@ def test_lm_phase_stops_converged_at_an_exact_solution():
     A = torch.tensor([[2.0, 1.0], [1.0, 3.0], [0.0, 1.0]], dtype=torch.float64)
     x = torch.zeros(2, dtype=torch.float64, requires_grad=True)
     b = A @ torch.tensor([1.0, -1.0], dtype=torch.float64)
-    opts = PHASES["lm"].Options(optimizer="lm", iterations=200)
-    result = PHASES["lm"](opts).run([{"params": [x]}], lambda: A @ x - b, Monitor(opts, lambda k: None))
+    result = minimize([x], "lm", residuals=lambda: A @ x - b, iterations=200)
     assert result.status == "converged" and "numerical floor" in result.message
     assert result.iterations < 200 and result.loss < 1e-28
     np.testing.assert_allclose(x.detach().numpy(), [1.0, -1.0], atol=1e-14)

@@ -137,5 +137,5 @@ def test_config_picks_the_engine(overrides, engine, compiled):
 @pytest.mark.parametrize("overrides", [("model.engine=autograd", "model.compile=true"),
                                        ("phases[0].optimizer=adahessian", "model.compile=true")])
 def test_compiling_what_cannot_be_compiled_is_a_config_error(overrides):
-    with pytest.raises(ConfigError, match="model.compile = true needs"):
+    with pytest.raises(ConfigError, match="model.compile = true"):
         load(BURGERS, overrides)

@@ -8,10 +8,10 @@ import torch
 import pinnkit
 from pinnkit.cli import main
 from pinnkit.jets import mlp_jets
-from pinnkit.nets import MLP
-from pinnkit.optim import KFAC, PHASES, Residuals
+from pinnkit.nets import MLP, LinearTaps
+from pinnkit.optim import KFAC, PHASES, Residuals, Sizes
 from pinnkit.optim.gauss_newton import jacobian
-from pinnkit.optim.kfac import factors, recording
+from pinnkit.optim.kfac import factors
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -27,12 +27,15 @@ def small_mlp(seed: int = 0) -> MLP:
 
 
 def test_factors_reproduce_the_gauss_newton_block_of_a_linear_layer():
-    """One output per point: J^T J = G (x) A exactly (rows of [W, b] flattened in order)."""
+    """One output per point: J^T J = G (x) A exactly (rows of [W, b] flattened in order). A network of one
+    linear layer on inputs in [-1, 1] (so its input scaling is the identity)."""
     gen = torch.Generator().manual_seed(0)
-    layer = torch.nn.Linear(3, 1, dtype=torch.float64)
-    x, y = torch.randn(7, 3, generator=gen, dtype=torch.float64), torch.randn(7, generator=gen, dtype=torch.float64)
-    r_of = lambda: (layer(x)[:, 0] - y) * 0.3  # noqa: E731
-    with torch.enable_grad(), recording([layer]) as calls:
+    net = MLP(3, 1, 1, 0, "tanh", [-1.0] * 3, [1.0] * 3, generator=gen)
+    layer = net.layers[0]
+    x = torch.rand(7, 3, generator=gen, dtype=torch.float64) * 2 - 1
+    y = torch.randn(7, generator=gen, dtype=torch.float64)
+    r_of = lambda: (net(x)[:, 0] - y) * 0.3  # noqa: E731
+    with torch.enable_grad(), LinearTaps(net).record() as calls:
         r = r_of()
         [(A, G)] = factors(calls, r, torch.where(torch.arange(7) % 2 == 0, 1.0, -1.0).to(r))
     _, J = jacobian(Residuals(r_of), [layer.weight, layer.bias], 1.0)
@@ -43,19 +46,18 @@ def test_recorded_jet_rows_give_the_gradient():
     """sum over every recorded row of g a^T is the gradient of sum(r): the value and derivative rows, the
     bias on the value row only, the first layer's input jet included."""
     model, x = small_mlp(), torch.rand(5, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
-    with recording(model.layers) as calls:
+    with LinearTaps(model).record() as calls:
         r = poisson(model, x)
-        grads = torch.autograd.grad(r.sum(), [z for layer in calls for _, z in layer], retain_graph=True)
+        grads = torch.autograd.grad(r.sum(), [c.output for layer in calls for c in layer], retain_graph=True)
     expected = torch.autograd.grad(r.sum(), list(model.parameters()), allow_unused=True, materialize_grads=True)
-    for (a, z), g, layer, (w, b) in zip([c for layer in calls for c in layer], grads, model.layers,
-                                        zip(expected[::2], expected[1::2])):
-        assert z.dim() == 3 and len(a) == z.shape[1] * z.shape[2]
-        torch.testing.assert_close(g.flatten(1) @ a, torch.cat([w, b[:, None]], 1))
+    for call, g, (w, b) in zip([c for layer in calls for c in layer], grads, zip(expected[::2], expected[1::2])):
+        assert call.output.dim() == 3 and len(call.inputs) == call.output.shape[1] * call.output.shape[2]
+        torch.testing.assert_close(call.rows(g).T @ call.inputs, torch.cat([w, b[:, None]], 1))
 
 
 def run_steps(optimizer: KFAC, model: MLP, x: torch.Tensor, steps: int) -> None:
     for _ in range(steps):
-        optimizer.step(Residuals(lambda: poisson(model, x), layers=list(model.layers)))
+        optimizer.step(Residuals(lambda: poisson(model, x), taps=LinearTaps(model)))
 
 
 def test_kfac_continues_identically_from_its_state_dict():
@@ -88,9 +90,11 @@ def test_kfac_lowers_the_tiny_poisson_loss_faster_than_adam(tmp_path):
     assert kfac < 0.1 * start and kfac < 0.1 * adam
 
 
-def test_kfac_refuses_a_network_it_cannot_read():
-    with pytest.raises(ValueError, match="kfac needs an MLP"):
-        PHASES["kfac"].check_model(torch.nn.Sequential(torch.nn.Linear(2, 1)), "jet")
+def test_kfac_refuses_an_objective_that_shows_no_layers():
+    phase = PHASES["kfac"](PHASES["kfac"].Options(optimizer="kfac", iterations=1))
+    with pytest.raises(ValueError, match="kfac needs a network that shows the calls of its linear layers"):
+        phase.validate(Sizes(residuals=10, parameters=10, taps=False))
+    phase.validate(Sizes(residuals=10, parameters=10, taps=True))
 
 
 def test_cli_exits_2_for_kfac_without_the_jet_engine(tmp_path, capsys):

@@ -10,7 +10,7 @@ import scipy.optimize
 import torch
 
 import pinnkit
-from pinnkit.optim import LBFGS, Monitor
+from pinnkit.optim import LBFGS, Monitor, ObjectiveView, run_phase
 from pinnkit.optim.lbfgs import LBFGSOptions, LBFGSPhase
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -85,8 +85,8 @@ def test_agrees_with_scipy_lbfgsb_on_a_bounded_convex_quadratic(search):
     assert np.all(x[active] == np.clip(ref.x, lower, upper)[active])  # exactly on the bounds
 
 
-def monitor(options: LBFGSOptions) -> Monitor:
-    return Monitor(options, lambda k: None)
+def run(options: LBFGSOptions, groups, loss, monitor=None):
+    return run_phase(LBFGSPhase(options), groups, ObjectiveView(loss), monitor or Monitor(options))
 
 
 def test_inverse_problem_with_true_parameter_outside_bounds_ends_on_the_bound():
@@ -97,7 +97,7 @@ def test_inverse_problem_with_true_parameter_outside_bounds_ends_on_the_bound():
     k = torch.tensor(1.0, dtype=torch.float64, requires_grad=True)
     groups = [{"params": [a]}, {"params": [k], "lower": 0.5, "upper": 1.5}]
     options = LBFGSOptions(optimizer="lbfgs", iterations=200, gtol=1e-10)
-    result = LBFGSPhase(options).run(groups, lambda: ((a * torch.exp(-k * t) - y) ** 2).mean(), monitor(options))
+    result = run(options, groups, lambda: ((a * torch.exp(-k * t) - y) ** 2).mean())
     assert result.status == "converged", result.message
     assert k.item() == 1.5
     best_a = float((y * torch.exp(-1.5 * t)).sum() / torch.exp(-3.0 * t).sum())  # least squares in a at k = 1.5
@@ -108,8 +108,8 @@ def quadratic_phase(**keys):
     _, _, f = convex_quadratic()
     x = torch.zeros(30, dtype=torch.float64, requires_grad=True)
     options = LBFGSOptions(optimizer="lbfgs", **keys)
-    m = monitor(options)
-    return LBFGSPhase(options).run([{"params": [x]}], lambda: f(x), m), m
+    m = Monitor(options)
+    return run(options, [{"params": [x]}], lambda: f(x), m), m
 
 
 def test_budget_keys_stop_the_phase():
@@ -187,7 +187,7 @@ def test_no_possible_decrease_stops_in_place(search):
     """
     x = torch.ones(1, dtype=torch.float64, requires_grad=True)
     options = LBFGSOptions(optimizer="lbfgs", iterations=500, line_search=search, check_every=1)
-    result = LBFGSPhase(options).run([{"params": [x]}], lambda: (5 * (x - x.detach()) + 1).sum(), monitor(options))
+    result = run(options, [{"params": [x]}], lambda: (5 * (x - x.detach()) + 1).sum())
     expected = "no decrease" if search == "strong_wolfe" else "relative loss change"
     assert result.status == "converged" and result.message.startswith(expected)
     assert x.item() == pytest.approx(1.0, abs=1e-11) and result.iterations < 200

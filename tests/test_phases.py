@@ -6,7 +6,7 @@ import pytest
 import scipy.optimize
 import torch
 
-from pinnkit.optim import PHASES, Monitor
+from pinnkit.optim import PHASES, minimize
 from pinnkit.optim.first_order import lr_factor
 
 
@@ -25,8 +25,7 @@ def quadratic_problem():
 
 
 def run(name, groups, closure, **options):
-    opts = PHASES[name].Options(optimizer=name, **options)
-    return PHASES[name](opts).run(groups, closure, Monitor(opts, lambda k: None))
+    return minimize(groups, name, loss=closure, **options)
 
 
 def test_lbfgsb_reaches_bounded_minimum():

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from pinnkit.optim import PHASES, SAM, Monitor
+from pinnkit.optim import PHASES, SAM, minimize
 
 C = torch.tensor([1.0, 4.0, 0.5], dtype=torch.float64)  # f(x) = 1/2 sum c_i x_i^2, gradient c * x
 X0 = [1.0, -0.5, 2.0]
@@ -14,8 +14,7 @@ def quadratic():
 
 
 def run(name, groups, closure, **options):
-    opts = PHASES[name].Options(optimizer=name, **options)
-    return PHASES[name](opts).run(groups, closure, Monitor(opts, lambda k: None))
+    return minimize(groups, name, loss=closure, **options)
 
 
 @pytest.mark.parametrize("nesterov", [False, True])

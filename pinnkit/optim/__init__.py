@@ -1,35 +1,23 @@
 """Optimizer phases, by the name a `[[phases]]` table gives in `optimizer = "..."`.
 
-Adding an optimizer is one new class with an `Options` schema and a
-`run(groups, closure, monitor) -> PhaseResult` method, registered here.
+Adding an optimizer is one new file with an `Options` schema and a `Phase` subclass that declares what it
+needs and supplies `start` and `step` (`phase.py`), plus one line in `registry.py`.
 """
-from .adahessian import AdaHessian, AdaHessianPhase
-from .adam import AdamPhase
-from .bfgs import BFGS, BFGSPhase
-from .engd import ENGDPhase, EnergyNaturalGradient
-from .gauss_newton import MemoryBudgetError, Residuals
-from .kfac import KFAC, KFACPhase
-from .lbfgs import LBFGS, LBFGSPhase
-from .lm import LevenbergMarquardt, LMPhase
-from .phase import Monitor, PhaseOptions, PhaseResult, Progress, project
-from .sam import SAM, SAMPhase
-from .scipy_lbfgsb import ScipyLBFGSBPhase
-from .sgd import SGDPhase
+from .adahessian import AdaHessian
+from .bfgs import BFGS
+from .closures import ObjectiveView, Residuals
+from .engd import EnergyNaturalGradient
+from .gauss_newton import MemoryBudgetError
+from .gncg import GaussNewtonCG
+from .kfac import KFAC
+from .lbfgs import LBFGS
+from .lm import LevenbergMarquardt
+from .minimize import minimize
+from .params import project
+from .phase import Monitor, Phase, PhaseOptions, PhaseResult, Progress, Sizes, run_phase
+from .registry import PHASES
+from .sam import SAM
 
-PHASES = {
-    "adam": AdamPhase,
-    "sgd": SGDPhase,
-    "sam": SAMPhase,
-    "lbfgsb": ScipyLBFGSBPhase,
-    "lbfgs": LBFGSPhase,
-    "adahessian": AdaHessianPhase,
-    "lm": LMPhase,
-    "engd": ENGDPhase,
-    "kfac": KFACPhase,
-    "bfgs": BFGSPhase,
-    "ssbfgs": BFGSPhase,
-    "ssbroyden": BFGSPhase,
-}
-
-__all__ = ["EnergyNaturalGradient", "KFAC", "LevenbergMarquardt", "MemoryBudgetError", "Residuals", "SAM",
-           "BFGS", "LBFGS", "PHASES", "AdaHessian", "Monitor", "PhaseOptions", "PhaseResult", "Progress", "project"]
+__all__ = ["AdaHessian", "BFGS", "EnergyNaturalGradient", "GaussNewtonCG", "KFAC", "LBFGS", "LevenbergMarquardt",
+           "MemoryBudgetError", "Monitor", "ObjectiveView", "PHASES", "Phase", "PhaseOptions", "PhaseResult",
+           "Progress", "Residuals", "SAM", "Sizes", "minimize", "project", "run_phase"]

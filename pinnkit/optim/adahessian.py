@@ -12,8 +12,7 @@ from typing import Callable, Iterable, Literal, Optional, Sequence
 import torch
 from pydantic import Field
 
-from .first_order import FirstOrderOptions, run_steps
-from .phase import Closure, Monitor, PhaseResult
+from .first_order import FirstOrderOptions, FirstOrderPhase
 
 BLOCKS = ("none", "row")
 
@@ -141,27 +140,24 @@ class AdaHessianOptions(FirstOrderOptions):
     lr: float = Field(0.15, gt=0, description="the paper's default: the step is Newton-like, not Adam-sized")
     beta1: float = Field(0.9, ge=0, lt=1)
     beta2: float = Field(0.999, ge=0, lt=1)
-    eps: float = Field(1e-4, gt=0)
+    eps: float = Field(1e-4, gt=0, le=1)
     hessian_power: float = Field(1.0, ge=0, le=1, description="k in m_hat / (v_hat^(k/2) + eps)")
-    n_samples: int = Field(1, gt=0, description="Hutchinson vectors per estimate")
+    n_samples: int = Field(1, gt=0, le=100, description="Hutchinson vectors per estimate")
     update_every: int = Field(1, gt=0, description="re-estimate the Hessian diagonal every k steps")
     block: Literal["none", "row"] = Field("none", description='"row": average |diagonal| over weight rows')
-    seed: int = Field(0, ge=0, description="seed of the Hutchinson vectors, so that a run repeats exactly")
+    seed: int = Field(0, ge=0, lt=2**63, description="seed of the Hutchinson vectors, so that a run repeats exactly")
 
 
-class AdaHessianPhase:
-    """`optimizer = "adahessian"`: `AdaHessian` under the first-order loop and its learning-rate schedule."""
+class AdaHessianPhase(FirstOrderPhase):
+    """`optimizer = "adahessian"`: `AdaHessian` under a learning-rate schedule."""
 
     Options = AdaHessianOptions
-    double_backward = True  # the Hessian-vector products differentiate the gradient: no compiled loss
+    compilable = False  # the Hessian-vector products differentiate the gradient again
+    create_graph = True
 
-    def __init__(self, options: AdaHessianOptions):
-        self.options = options
-
-    def run(self, groups: list[dict], closure: Closure, monitor: Monitor) -> PhaseResult:
+    def make_optimizer(self, groups: list[dict]) -> AdaHessian:
         o = self.options
         generator = torch.Generator(groups[0]["params"][0].device).manual_seed(o.seed)
-        optimizer = AdaHessian(groups, lr=o.lr, betas=(o.beta1, o.beta2), eps=o.eps, weight_decay=o.weight_decay,
-                               hessian_power=o.hessian_power, n_samples=o.n_samples,
-                               update_every=o.update_every, block=o.block, generator=generator)
-        return run_steps(optimizer, o, groups, closure, monitor, backward={"create_graph": True})
+        return AdaHessian(groups, lr=o.lr, betas=(o.beta1, o.beta2), eps=o.eps, weight_decay=o.weight_decay,
+                          hessian_power=o.hessian_power, n_samples=o.n_samples, update_every=o.update_every,
+                          block=o.block, generator=generator)

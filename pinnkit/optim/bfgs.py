@@ -22,6 +22,8 @@ import torch
 from pydantic import Field
 
 from .lbfgs import CURVATURE, LBFGS, LBFGSPhase, QuasiNewtonOptions
+from .params import parameters
+from .phase import Sizes
 
 UPDATES = ("bfgs", "ssbfgs", "ssbroyden")
 MAX_PARAMETERS = 10_000  # a dense H of 10^4 parameters is 0.8 GB in float64
@@ -56,7 +58,7 @@ class BFGS(LBFGS):
         super().__init__(params, lr=lr, history_size=1, line_search=line_search, gtol=gtol, ftol=ftol,
                          max_line_search=max_line_search, curvature_eps=curvature_eps, wolfe_c2=wolfe_c2)
         self.update = update
-        check_parameters(sum(p.numel() for p in self._params()), max_parameters)
+        check_parameters(sum(p.numel() for p in parameters(self.param_groups)), max_parameters)
 
     def _empty_memory(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         one = x.new_ones(())
@@ -141,8 +143,8 @@ def _finite_or_one(value: torch.Tensor, positive: bool = False) -> torch.Tensor:
 
 class BFGSOptions(QuasiNewtonOptions):
     optimizer: Literal["bfgs", "ssbfgs", "ssbroyden"]
-    max_parameters: int = Field(MAX_PARAMETERS, gt=0, description="refuse networks with more parameters than "
-                                                                    "this (the dense inverse Hessian is n x n)")
+    max_parameters: int = Field(MAX_PARAMETERS, gt=0, le=10**6, description="refuse networks with more "
+                                "parameters than this (the dense inverse Hessian is n x n)")
 
 
 class BFGSPhase(LBFGSPhase):
@@ -152,12 +154,11 @@ class BFGSPhase(LBFGSPhase):
 
     Options = BFGSOptions
 
-    @staticmethod
-    def check_size(options: BFGSOptions, rows: int, cols: int) -> None:
-        """Before training: the network must be small enough for a dense inverse Hessian."""
-        check_parameters(cols, options.max_parameters)
+    def validate(self, sizes: Sizes) -> None:
+        """The network must be small enough for a dense inverse Hessian."""
+        check_parameters(sizes.parameters, self.options.max_parameters)
 
-    def optimizer(self, groups: list[dict]) -> BFGS:
+    def make_optimizer(self, groups: list[dict]) -> BFGS:
         o = self.options
         return BFGS(groups, update=o.optimizer, lr=o.lr, line_search=o.line_search, gtol=o.gtol, ftol=o.ftol,
                     max_line_search=o.max_line_search, max_parameters=o.max_parameters)

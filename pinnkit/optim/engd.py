@@ -10,11 +10,12 @@ from typing import Iterable, Literal, Sequence
 import torch
 from pydantic import Field
 
-from .gauss_newton import (DampedSystem, GaussNewtonOptions, JacobianPhase, ResidualClosure, Space, as_residuals,
-                           grid_search, hold_active, jacobian)
-from .lbfgs import _flat
+from .closures import ResidualClosure, as_residuals
+from .gauss_newton import DampedSystem, JacobianOptions, JacobianPhase, Space, hold_active, jacobian, note_fallbacks
+from .grid_search import grid_search, step_grid
+from .params import flat, parameters
 
-GRID = tuple(2.0**-k for k in range(31))  # Mueller & Zeinhofer's line search: 1, 1/2, ..., 2^-30
+GRID = step_grid(31)  # Mueller & Zeinhofer's line search: 1, 1/2, ..., 2^-30
 
 
 class EnergyNaturalGradient(torch.optim.Optimizer):
@@ -27,7 +28,8 @@ class EnergyNaturalGradient(torch.optim.Optimizer):
     that no grid point improves leaves the parameters as they are and marks the optimizer stalled.
     Bounds per group are kept by projecting every trial point.
 
-    State (`self.state[first parameter]`): `eta`, the step size taken last (0: no grid point helped).
+    State (`self.state[first parameter]`): `eta`, the step size taken last (0: no grid point helped);
+    `fallbacks` the solves in which Cholesky failed (least squares instead).
     """
 
     STALLED = "no step size of the grid lowers the loss: the loss is at its numerical floor"
@@ -43,25 +45,26 @@ class EnergyNaturalGradient(torch.optim.Optimizer):
     def step(self, closure: ResidualClosure) -> torch.Tensor:  # type: ignore[override]
         """One Jacobian, one Gauss-Newton direction, len(steps) trial losses; returns the loss after the step."""
         residuals = as_residuals(closure)
-        params = [p for group in self.param_groups for p in group["params"]]
+        params = parameters(self.param_groups)
         state = self.state[params[0]]
         r, J = jacobian(residuals, params, self.max_memory_gb)
         J = hold_active(self.param_groups, J, r)
-        system, x = DampedSystem(J, r, self.space), _flat(params)
+        system, x = DampedSystem(J, r, self.space), flat(params)
         d = system.step(self.damping * system.scale())
-        loss, eta = grid_search(self.param_groups, x, d, r.dot(r), self.steps, residuals)
+        note_fallbacks(state, system)
+        loss, eta = grid_search(self.param_groups, x, d, r.dot(r), self.steps, residuals.vector)
         state["eta"] = torch.tensor(eta)  # 0: stalled
         return loss
 
     def stalled(self) -> bool:
-        state = self.state[self.param_groups[0]["params"][0]]
-        return bool(state.get("eta", 1) == 0)
+        return bool(self.state[parameters(self.param_groups)[0]].get("eta", 1) == 0)
 
 
-class ENGDOptions(GaussNewtonOptions):
+class ENGDOptions(JacobianOptions):
     optimizer: Literal["engd"]
-    damping: float = Field(1e-8, ge=0, description="Gramian damping, times the largest diagonal entry of J^T J")
-    grid: int = Field(31, gt=0, description="line search over the step sizes 2^-k, k = 0 .. grid - 1")
+    damping: float = Field(1e-8, ge=0, le=1e6, description="Gramian damping, times the largest diagonal entry "
+                                                            "of J^T J")
+    grid: int = Field(31, gt=0, le=64, description="line search over the step sizes 2^-k, k = 0 .. grid - 1")
 
 
 class ENGDPhase(JacobianPhase):
@@ -69,7 +72,7 @@ class ENGDPhase(JacobianPhase):
 
     Options = ENGDOptions
 
-    def optimizer(self, groups: list[dict]) -> EnergyNaturalGradient:
+    def make_optimizer(self, groups: list[dict]) -> EnergyNaturalGradient:
         o = self.options
-        return EnergyNaturalGradient(groups, damping=o.damping, steps=[2.0**-k for k in range(o.grid)],
+        return EnergyNaturalGradient(groups, damping=o.damping, steps=step_grid(o.grid),
                                      space=o.space, max_memory_gb=o.max_memory_gb)

@@ -1,7 +1,7 @@
-"""The loop shared by the first-order phases (Adam, and later SGD and AdaHessian).
+"""What the first-order phases (Adam, SGD, SAM, AdaHessian) share: learning-rate schedules and their step.
 
-One iteration is one optimizer step on one loss evaluation, followed by the
-projection of bounded parameters and a learning-rate schedule step.
+One iteration is one optimizer step on one loss evaluation, followed by the projection of bounded
+parameters and a learning-rate schedule step.
 """
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ import math
 from typing import Literal
 
 import torch
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from .phase import BUDGET_MESSAGES, Closure, Monitor, PhaseOptions, PhaseResult, project
+from .closures import ObjectiveView, gradient_closure
+from .params import parameters, project
+from .phase import OptimizerPhase, PhaseOptions, Step
 
 
 class FirstOrderOptions(PhaseOptions):
@@ -21,8 +23,14 @@ class FirstOrderOptions(PhaseOptions):
     schedule: Literal["constant", "exponential", "cosine"] = "constant"
     decay_rate: float = Field(0.9, gt=0, le=1, description="exponential: lr * decay_rate ** (k / decay_steps)")
     decay_steps: int = Field(1000, gt=0)
-    min_lr: float = Field(0.0, ge=0, description="cosine: the learning rate at the last iteration")
+    min_lr: float = Field(0.0, ge=0, description="cosine: the learning rate at the last iteration (<= lr)")
     weight_decay: float = Field(0.0, ge=0, description="decoupled (AdamW-style) weight decay")
+
+    @model_validator(mode="after")
+    def _check_min_lr(self) -> "FirstOrderOptions":
+        if self.min_lr > self.lr:
+            raise ValueError(f"min_lr ({self.min_lr}) must not exceed lr ({self.lr})")
+        return self
 
 
 def lr_factor(options: FirstOrderOptions, k: int) -> float:
@@ -35,28 +43,22 @@ def lr_factor(options: FirstOrderOptions, k: int) -> float:
     return 1.0
 
 
-def run_steps(optimizer: torch.optim.Optimizer, options: FirstOrderOptions, groups: list[dict],
-              closure: Closure, monitor: Monitor, backward: dict | None = None) -> PhaseResult:
-    """Step `optimizer` until the budget or the trainer stops it; return the phase result.
+class FirstOrderPhase(OptimizerPhase):
+    """A `torch.optim` optimizer (`make_optimizer`) under a learning-rate schedule, bounds by projection."""
 
-    `backward` holds keyword arguments for `loss.backward` (AdaHessian needs `create_graph=True`).
-    """
-    monitor.attach(optimizer)
-    first = monitor.iterations  # > 0 when the phase continues from a checkpoint
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda k: lr_factor(options, first + k))
+    options: FirstOrderOptions
+    create_graph = False  # keep the gradient's graph for the optimizer (Hessian-vector products)
 
-    def evaluate() -> torch.Tensor:
-        optimizer.zero_grad(set_to_none=True)
-        loss = closure()
-        loss.backward(**(backward or {}))
-        monitor.evaluated()
-        return loss
+    def make_optimizer(self, groups: list[dict]) -> torch.optim.Optimizer:
+        raise NotImplementedError
 
-    k, reason, loss = first, None, torch.tensor(math.nan)
-    while reason is None:
-        loss = optimizer.step(evaluate)
-        project(groups)
-        scheduler.step()
-        k += 1
-        reason = monitor.iteration_done(k)
-    return monitor.result(options.optimizer, reason, BUDGET_MESSAGES[reason], float(loss.detach()))
+    def start(self, groups: list[dict], objective: ObjectiveView) -> None:
+        self.groups, self.optimizer = groups, self.make_optimizer(groups)
+        self.evaluate = gradient_closure(parameters(groups), objective.loss, self.create_graph)
+
+    def step(self, k: int) -> Step:
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.options.lr * lr_factor(self.options, k)
+        loss = self.optimizer.step(self.evaluate)
+        project(self.groups)
+        return Step(loss.detach())

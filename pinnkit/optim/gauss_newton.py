@@ -1,5 +1,5 @@
-"""What the Gauss-Newton phases (`lm`, `engd`) share: the residual closure they get, the dense Jacobian
-J (N, P) of the residual vector, the damped Gauss-Newton step, the memory guard and the phase loop.
+"""What the Gauss-Newton phases (`lm`, `engd`, `kfac`) share: the dense Jacobian J (N, P) of the residual
+vector, the damped Gauss-Newton step, the memory guard and the phase base.
 
 A least-squares loss is ||r||^2. Its damped Gauss-Newton step d minimizes ||r + J d||^2 + lam ||d||^2:
 d = -(J^T J + lam I)^{-1} J^T r in parameter space (P x P), or equivalently, by the Woodbury identity,
@@ -7,46 +7,20 @@ d = -J^T (J J^T + lam I)^{-1} r in sample space (N x N); the smaller of the two 
 """
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-from typing import Callable, Iterable, Literal, Optional, Sequence, Union
+import logging
+from typing import Literal, Optional
 
 import torch
 from pydantic import Field
 
-from .lbfgs import _assign, _bound, _flat
-from .phase import BUDGET_MESSAGES, Monitor, PhaseOptions, PhaseResult, project
+from .closures import ObjectiveView, Residuals
+from .params import active, box, flat
+from .phase import OptimizerPhase, PhaseOptions, Sizes, Step
 
-Block = tuple[torch.Tensor, torch.Tensor]  # (row indices into r, the residual entries of those rows)
+log = logging.getLogger(__name__)
 Space = Literal["auto", "parameter", "sample"]
 GiB = 2**30
 BACKWARD_ROWS = 256  # rows of J per batched backward pass over a block that comes whole
-
-
-@dataclass
-class Residuals:
-    """What a Gauss-Newton phase gets instead of a loss closure: the residual vector r, loss = ||r||^2.
-
-    `vector()` evaluates r (N,). `blocks()`, when given, yields (rows, r[rows]) pieces that cover r, each
-    with its own graph (rows that depend on a few inputs each, such as collocation points): the Jacobian
-    of a piece then costs a backward pass over that piece only, instead of one over all of r per row.
-    `layers`, when given, are the linear layers r passes through, in order (K-FAC preconditions them).
-    """
-
-    vector: Callable[[], torch.Tensor]
-    blocks: Optional[Callable[[], Iterable[Block]]] = None
-    layers: Sequence[torch.nn.Linear] = ()
-
-    def __call__(self) -> torch.Tensor:
-        return self.vector()
-
-
-ResidualClosure = Union[Residuals, Callable[[], torch.Tensor]]
-
-
-def as_residuals(closure: ResidualClosure) -> Residuals:
-    """A plain function returning r becomes `Residuals` (one block: fine for small problems)."""
-    return closure if isinstance(closure, Residuals) else Residuals(closure)
 
 
 class MemoryBudgetError(ValueError):
@@ -90,38 +64,11 @@ def jacobian(residuals: Residuals, params: list[torch.Tensor], max_gb: float) ->
 
 
 def hold_active(groups: list[dict], J: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
-    """J with zero columns for the parameters held at a bound (at it, the gradient J^T r pointing outward):
+    """J with zero columns for the parameters held at a bound (`params.active`, for the gradient J^T r):
     the damped step then leaves them where they are, and the others move as if they were constants."""
-    x = torch.cat([p.detach().reshape(-1) for g in groups for p in g["params"]])
-    lower = torch.cat([_bound(g.get("lower"), p, -math.inf) for g in groups for p in g["params"]])
-    upper = torch.cat([_bound(g.get("upper"), p, math.inf) for g in groups for p in g["params"]])
-    g = J.T @ r
-    active = ((x <= lower) & (g > 0)) | ((x >= upper) & (g < 0))
-    return torch.where(active, 0.0, J) if active.any() else J
-
-
-def try_step(groups: list[dict], x: torch.Tensor, d: torch.Tensor,
-             residuals: Residuals) -> tuple[torch.Tensor, torch.Tensor]:
-    """Move the parameters to the projection of x + d onto the bounds; the step taken, and the loss there."""
-    params = [p for group in groups for p in group["params"]]
-    _assign(params, x + d)
-    project(groups)
-    with torch.enable_grad():
-        loss = residuals.vector().detach().square().sum()
-    return _flat(params) - x, loss
-
-
-def grid_search(groups: list[dict], x: torch.Tensor, d: torch.Tensor, loss: torch.Tensor, steps: Sequence[float],
-                residuals: Residuals) -> tuple[torch.Tensor, float]:
-    """Move the parameters to the best of x + eta d over the step sizes `steps` (x itself, with eta = 0,
-    when none lowers `loss`, the loss at x); returns that loss and eta. One loss evaluation per step size."""
-    best, best_f, best_eta = x, loss, 0.0
-    for eta in steps:
-        step, f = try_step(groups, x, eta * d, residuals)
-        if f < best_f:
-            best, best_f, best_eta = x + step, f, eta
-    _assign([p for group in groups for p in group["params"]], best)
-    return best_f, best_eta
+    lower, upper = box(groups)
+    held = active(flat([p for g in groups for p in g["params"]]), J.T @ r, lower, upper)
+    return torch.where(held, 0.0, J) if held.any() else J
 
 
 class DampedSystem:
@@ -129,6 +76,7 @@ class DampedSystem:
 
     def __init__(self, J: torch.Tensor, r: torch.Tensor, space: Space = "auto"):
         self.J, self.r = J, r
+        self.fallbacks = 0  # solves in which Cholesky failed (least squares instead)
         self.sample = space == "sample" or (space == "auto" and J.shape[0] < J.shape[1])
         self.gramian = J @ J.T if self.sample else J.T @ J
         self.gradient = J.T @ r  # half the gradient of ||r||^2
@@ -140,66 +88,70 @@ class DampedSystem:
     def step(self, damping: torch.Tensor) -> torch.Tensor:
         """d = -(J^T J + damping I)^{-1} J^T r, the same in either space."""
         A = self.gramian + damping * torch.eye(len(self.gramian), dtype=self.J.dtype, device=self.J.device)
-        if self.sample:
-            return -self.J.T @ spd_solve(A, self.r)
-        return -spd_solve(A, self.gradient)
+        x, solved = spd_solve(A, self.r if self.sample else self.gradient)
+        self.fallbacks += not solved
+        return -self.J.T @ x if self.sample else -x
 
 
-def spd_solve(A: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """A^{-1} b for symmetric positive (semi)definite A: Cholesky, least squares where Cholesky fails."""
+def spd_solve(A: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, bool]:
+    """A^{-1} b for symmetric positive (semi)definite A, and whether Cholesky solved it (else least squares)."""
     L, info = torch.linalg.cholesky_ex(A)
     if int(info) == 0:
-        return torch.cholesky_solve(b[:, None], L)[:, 0]
-    return torch.linalg.lstsq(A, b[:, None], driver="gelsd" if A.device.type == "cpu" else None).solution[:, 0]
+        return torch.cholesky_solve(b[:, None], L)[:, 0], True
+    driver = "gelsd" if A.device.type == "cpu" else None
+    return torch.linalg.lstsq(A, b[:, None], driver=driver).solution[:, 0], False
+
+
+def note_fallbacks(state: dict, system: DampedSystem) -> None:
+    """Count the system's least-squares fallbacks in an optimizer's `state["fallbacks"]`; say so in the log
+    at the first one and at every hundredth (a near-singular Gramian: raise the damping)."""
+    before = int(state.get("fallbacks", 0))
+    state["fallbacks"] = before + system.fallbacks
+    if system.fallbacks and (before == 0 or before // 100 < (before + system.fallbacks) // 100):
+        log.warning("the damped Gauss-Newton matrix is not numerically positive definite (%d times so far): "
+                    "solved by least squares instead of Cholesky; a larger damping avoids it",
+                    state["fallbacks"])
 
 
 class GaussNewtonOptions(PhaseOptions):
-    """Keys of the dense Gauss-Newton phases; they run in float64 unless told otherwise."""
+    """Keys of the Gauss-Newton phases; they run in float64 unless told otherwise."""
 
     dtype: Optional[Literal["float32", "float64"]] = Field("float64", description="phase dtype")
+
+
+class JacobianOptions(GaussNewtonOptions):
+    """Keys of the phases that form the dense Jacobian."""
+
     space: Space = Field("auto", description="solve in parameter space (P x P) or sample space (N x N); "
                                              "auto: the smaller")
-    max_memory_gb: float = Field(2.0, gt=0, description="refuse a Jacobian plus Gramian larger than this")
+    max_memory_gb: float = Field(2.0, gt=0, le=2**20, description="refuse a Jacobian plus Gramian larger "
+                                                                 "than this")
 
 
-class GaussNewtonPhase:
-    """A phase that steps a Gauss-Newton optimizer on the residual vector (set `residuals = True`:
-    the trainer hands it `Residuals`, not a loss closure). Subclasses name the optimizer."""
+class GaussNewtonPhase(OptimizerPhase):
+    """A phase that steps a Gauss-Newton optimizer (`make_optimizer`) on the residual vector; it ends
+    converged when the optimizer finds no step that lowers the loss (`stalled()`)."""
 
-    residuals = True
+    closure = "residuals"
+    compilable = False  # the Jacobian takes batched backward passes through the derivative engine
 
-    def __init__(self, options: PhaseOptions):
-        self.options = options
-
-    def optimizer(self, groups: list[dict]) -> torch.optim.Optimizer:
+    def make_optimizer(self, groups: list[dict]) -> torch.optim.Optimizer:
         raise NotImplementedError
 
-    def run(self, groups: list[dict], closure: ResidualClosure, monitor: Monitor) -> PhaseResult:
-        residuals, o = as_residuals(closure), self.options
-        optimizer = self.optimizer(groups)
-        monitor.attach(optimizer)
+    def start(self, groups: list[dict], objective: ObjectiveView) -> None:
+        self.optimizer, self.residuals = self.make_optimizer(groups), objective.residuals
 
-        def counted(fn: Callable) -> Callable:
-            def call():
-                monitor.evaluated()
-                return fn()
-            return call
-
-        counting = Residuals(counted(residuals.vector), residuals.blocks and counted(residuals.blocks), residuals.layers)
-        k, reason, loss = monitor.iterations, None, torch.tensor(math.nan)
-        while reason is None:
-            loss = optimizer.step(counting)
-            k += 1
-            reason = monitor.iteration_done(k)
-            if reason is None and optimizer.stalled():
-                return monitor.result(o.optimizer, "converged", optimizer.STALLED, float(loss))
-        return monitor.result(o.optimizer, reason, BUDGET_MESSAGES[reason], float(loss))
+    def step(self, k: int) -> Step:
+        loss = self.optimizer.step(self.residuals)
+        if self.optimizer.stalled():
+            return Step(loss, "converged", self.optimizer.STALLED)
+        return Step(loss)
 
 
 class JacobianPhase(GaussNewtonPhase):
     """A Gauss-Newton phase that forms the dense Jacobian (lm, engd): guarded by `max_memory_gb`."""
 
-    @staticmethod
-    def check_size(options: GaussNewtonOptions, rows: int, cols: int) -> None:
+    def validate(self, sizes: Sizes) -> None:
         """The memory guard before training starts (raises `MemoryBudgetError`)."""
-        check_memory(rows, cols, 4 if options.dtype == "float32" else 8, options.max_memory_gb)
+        check_memory(sizes.residuals, sizes.parameters, 4 if self.options.dtype == "float32" else 8,
+                     self.options.max_memory_gb)

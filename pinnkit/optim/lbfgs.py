@@ -15,7 +15,9 @@ from typing import Callable, Iterable, Literal, Optional
 import torch
 from pydantic import Field
 
-from .phase import BUDGET_MESSAGES, Closure, Monitor, PhaseOptions, PhaseResult
+from .closures import ObjectiveView, gradient_closure
+from .params import active, assign, box, flat, flat_grad, parameters
+from .phase import OptimizerPhase, PhaseOptions, Step
 
 ARMIJO = 1e-4  # sufficient-decrease constant c1
 CURVATURE = 0.9  # strong Wolfe curvature constant c2
@@ -90,10 +92,10 @@ class LBFGS(torch.optim.Optimizer):
     @torch.no_grad()
     def step(self, closure: Callable[[], torch.Tensor]) -> torch.Tensor:  # type: ignore[override]
         """One L-BFGS iteration; returns the loss at the new parameters (0-dim, on the device)."""
-        params = self._params()
+        params = parameters(self.param_groups)
         state = self.state[params[0]]
-        lower, upper = self._box()
-        x = _flat(params).clamp(lower, upper)
+        lower, upper = box(self.param_groups)
+        x = flat(params).clamp(lower, upper)
         if "pairs" not in state:
             state.update(self._empty_state(x))
         if "grad" not in state:
@@ -102,12 +104,12 @@ class LBFGS(torch.optim.Optimizer):
         search = self._strong_wolfe if self.line_search == "strong_wolfe" else self._backtracking
         x_new, f_new, g_new, accepted, failed = search(closure, params, x, d, state, lower, upper)
         self._advance(state, x, x_new, f_new, g_new, accepted, failed, lower, upper)
-        _assign(params, x_new)
+        assign(params, x_new)
         return f_new
 
     def stop_code(self) -> torch.Tensor:
         """0-dim int tensor on the device: 0 go on, else a key of `STOP_MESSAGES` (gtol, ftol, stalled)."""
-        state = self.state[self._params()[0]]
+        state = self.state[parameters(self.param_groups)[0]]
         if "pg_max" not in state:
             return torch.zeros((), dtype=torch.long)
         return torch.where(state["pg_max"] <= self.gtol, 1, torch.where(
@@ -115,21 +117,9 @@ class LBFGS(torch.optim.Optimizer):
 
     def objective_changed(self) -> None:
         """Forget the stored loss and gradient (not the history): the next step re-evaluates them."""
-        state = self.state[self._params()[0]]
+        state = self.state[parameters(self.param_groups)[0]]
         state.pop("loss", None)
         state.pop("grad", None)
-
-    def _params(self) -> list[torch.Tensor]:
-        return [p for group in self.param_groups for p in group["params"]]
-
-    def _box(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Flat lower and upper bounds in parameter order, +-inf where a group is unbounded."""
-        lows, highs = [], []
-        for group in self.param_groups:
-            for p in group["params"]:
-                lows.append(_bound(group.get("lower"), p, -math.inf))
-                highs.append(_bound(group.get("upper"), p, math.inf))
-        return torch.cat(lows), torch.cat(highs)
 
     def _empty_state(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         zero = x.new_zeros(())
@@ -144,22 +134,21 @@ class LBFGS(torch.optim.Optimizer):
     def _evaluate(self, closure: Callable[[], torch.Tensor], params: list[torch.Tensor],
                   x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Loss and flat gradient at `x` (written into the parameters first)."""
-        _assign(params, x)
+        assign(params, x)
         with torch.enable_grad():
             loss = closure()
-        grad = torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1) for p in params])
-        return loss.detach().reshape(()).to(x.dtype), grad
+        return loss.detach().reshape(()).to(x.dtype), flat_grad(params)
 
     def _direction(self, x: torch.Tensor, state: dict, lower: torch.Tensor, upper: torch.Tensor) -> torch.Tensor:
         """Two-loop direction on the free variables, never pointing out of the box; -gradient if not descent."""
         g = state["grad"]
         at_lower, at_upper = x <= lower, x >= upper
-        active = (at_lower & (g > 0)) | (at_upper & (g < 0))
-        free_g = torch.where(active, 0, g)
+        held = active(x, g, lower, upper)
+        free_g = torch.where(held, 0, g)
         first_scale = free_g.abs().sum().reciprocal().clamp(max=1)  # first step: |d|_1 <= 1, as torch does
         gamma = torch.where(state["pairs"] > 0, state["gamma"], first_scale)
         d = -self._inverse_hessian_times(free_g, state, gamma)
-        d = torch.where(active | (at_lower & (d < 0)) | (at_upper & (d > 0)), 0, d)
+        d = torch.where(held | (at_lower & (d < 0)) | (at_upper & (d > 0)), 0, d)
         return torch.where(g.dot(d) < 0, d, -gamma * free_g)
 
     def _inverse_hessian_times(self, q: torch.Tensor, state: dict, gamma: torch.Tensor) -> torch.Tensor:
@@ -313,26 +302,6 @@ def _two_loop(q: torch.Tensor, S: torch.Tensor, Y: torch.Tensor, rho: torch.Tens
     return r
 
 
-def _bound(value, p: torch.Tensor, default: float) -> torch.Tensor:
-    """A group's bound as a flat tensor like `p` (a fill, not a host copy, for scalars)."""
-    if value is None or not torch.is_tensor(value):
-        return torch.full((p.numel(),), default if value is None else value, dtype=p.dtype, device=p.device)
-    return value.to(p.device, p.dtype).expand_as(p).reshape(-1)
-
-
-def _flat(params: list[torch.Tensor]) -> torch.Tensor:
-    return torch.cat([p.detach().reshape(-1) for p in params])
-
-
-@torch.no_grad()
-def _assign(params: list[torch.Tensor], x: torch.Tensor) -> None:
-    """Copy the flat vector `x` into the parameters."""
-    offset = 0
-    for p in params:
-        p.copy_(x[offset:offset + p.numel()].view_as(p))
-        offset += p.numel()
-
-
 class QuasiNewtonOptions(PhaseOptions):
     """What every native quasi-Newton phase takes (L-BFGS, and the dense BFGS family in `bfgs.py`)."""
 
@@ -349,39 +318,27 @@ class LBFGSOptions(QuasiNewtonOptions):
     history_size: int = Field(50, gt=0, description="correction pairs kept")
 
 
-class LBFGSPhase:
+class LBFGSPhase(OptimizerPhase):
     """`optimizer = "lbfgs"`: the native `LBFGS`, on the model's device and dtype, bounds included.
-    With `resample_every`, the objective changes at each redraw and the curvature memory carries over."""
+    At a point redraw the curvature memory carries over and the loss and gradient are evaluated afresh."""
 
     Options = LBFGSOptions
 
-    def __init__(self, options: LBFGSOptions):
-        self.options = options
-
-    def optimizer(self, groups: list[dict]) -> LBFGS:
+    def make_optimizer(self, groups: list[dict]) -> LBFGS:
         o = self.options
         return LBFGS(groups, lr=o.lr, history_size=o.history_size, line_search=o.line_search, gtol=o.gtol,
                      ftol=o.ftol, max_line_search=o.max_line_search)
 
-    def run(self, groups: list[dict], closure: Closure, monitor: Monitor) -> PhaseResult:
-        o = self.options
-        optimizer = self.optimizer(groups)
+    def start(self, groups: list[dict], objective: ObjectiveView) -> None:
+        self.optimizer = self.make_optimizer(groups)
+        self.evaluate = gradient_closure(parameters(groups), objective.loss)
 
-        def evaluate() -> torch.Tensor:
-            optimizer.zero_grad(set_to_none=True)
-            loss = closure()
-            loss.backward()
-            monitor.evaluated()
-            return loss
+    def step(self, k: int) -> Step:
+        """One iteration; every `check_every` iterations the stopping tests are read (one host sync)."""
+        loss = self.optimizer.step(self.evaluate)
+        if (k + 1) % self.options.check_every == 0 and (code := int(self.optimizer.stop_code())):
+            return Step(loss, "converged", STOP_MESSAGES[code])
+        return Step(loss)
 
-        monitor.attach(optimizer)
-        k, reason, loss = monitor.iterations, None, torch.tensor(math.nan)
-        while reason is None:  # the tests after iteration k run at the top, so a phase resumed at k runs them too
-            if k and o.resample_every and k % o.resample_every == 0:
-                optimizer.objective_changed()
-            if k and k % o.check_every == 0 and (code := int(optimizer.stop_code())):
-                return monitor.result(o.optimizer, "converged", STOP_MESSAGES[code], float(loss))
-            loss = optimizer.step(evaluate)
-            k += 1
-            reason = monitor.iteration_done(k)
-        return monitor.result(o.optimizer, reason, BUDGET_MESSAGES[reason], float(loss))
+    def redrawn(self) -> None:
+        self.optimizer.objective_changed()

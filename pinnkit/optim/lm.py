@@ -6,9 +6,10 @@ from typing import Iterable, Literal
 import torch
 from pydantic import Field
 
-from .gauss_newton import (DampedSystem, GaussNewtonOptions, JacobianPhase, ResidualClosure, Space,
-                           as_residuals, hold_active, jacobian, try_step)
-from .lbfgs import _assign, _flat
+from .closures import ResidualClosure, as_residuals
+from .gauss_newton import DampedSystem, JacobianOptions, JacobianPhase, Space, hold_active, jacobian, note_fallbacks
+from .grid_search import try_step
+from .params import assign, flat, parameters
 
 
 class LevenbergMarquardt(torch.optim.Optimizer):
@@ -44,15 +45,16 @@ class LevenbergMarquardt(torch.optim.Optimizer):
     @torch.no_grad()
     def step(self, closure: ResidualClosure) -> torch.Tensor:  # type: ignore[override]
         """One Jacobian, up to `max_trials` damped steps; returns the loss at the new parameters."""
-        residuals, params = as_residuals(closure), self._params()
+        residuals, params = as_residuals(closure), parameters(self.param_groups)
         state = self.state[params[0]]
         r, J = jacobian(residuals, params, self.max_memory_gb)
         J = hold_active(self.param_groups, J, r)
-        system, f, x = DampedSystem(J, r, self.space), r.dot(r), _flat(params)
+        system, f, x = DampedSystem(J, r, self.space), r.dot(r), flat(params)
         if "damping" not in state:
             state.update(damping=self.damping * system.scale(), nu=torch.tensor(2.0), stalled=torch.tensor(0.0))
         for _ in range(self.max_trials):
-            s, f_new = try_step(self.param_groups, x, system.step(state["damping"]), residuals)
+            s, f_new = try_step(self.param_groups, x, system.step(state["damping"]), residuals.vector)
+            note_fallbacks(state, system)
             Js = J @ s
             predicted = -(2 * r.dot(Js) + Js.dot(Js))  # ||r||^2 - ||r + J s||^2
             rho = (f - f_new) / predicted
@@ -66,21 +68,18 @@ class LevenbergMarquardt(torch.optim.Optimizer):
             if state["damping"] > self.max_damping:
                 state["stalled"].fill_(1.0)
                 break
-        _assign(params, x)
+        assign(params, x)
         return f
 
     def stalled(self) -> bool:
-        state = self.state[self._params()[0]]
-        return bool(state.get("stalled", 0))
-
-    def _params(self) -> list[torch.Tensor]:
-        return [p for group in self.param_groups for p in group["params"]]
+        return bool(self.state[parameters(self.param_groups)[0]].get("stalled", 0))
 
 
-class LMOptions(GaussNewtonOptions):
+class LMOptions(JacobianOptions):
     optimizer: Literal["lm"]
-    damping: float = Field(1e-3, gt=0, description="initial damping, times the largest diagonal entry of J^T J")
-    max_trials: int = Field(10, gt=0, description="damped steps tried per Jacobian")
+    damping: float = Field(1e-3, gt=0, le=1e6, description="initial damping, times the largest diagonal entry "
+                                                            "of J^T J")
+    max_trials: int = Field(10, gt=0, le=100, description="damped steps tried per Jacobian")
 
 
 class LMPhase(JacobianPhase):
@@ -88,7 +87,7 @@ class LMPhase(JacobianPhase):
 
     Options = LMOptions
 
-    def optimizer(self, groups: list[dict]) -> LevenbergMarquardt:
+    def make_optimizer(self, groups: list[dict]) -> LevenbergMarquardt:
         o = self.options
         return LevenbergMarquardt(groups, damping=o.damping, space=o.space, max_memory_gb=o.max_memory_gb,
                                   max_trials=o.max_trials)

@@ -1,21 +1,23 @@
-"""What every optimizer phase shares: its options schema, its budget, its result record.
+"""The phase contract and the one loop that drives every phase.
 
-A phase runs one optimizer under a budget (`iterations`, `max_evaluations`,
-`max_seconds`) and always returns a `PhaseResult` that says why it stopped.
-Phases see parameter groups and a closure; they know nothing about PDEs.
-A phase may start part-way (`Progress`, from a checkpoint): it continues counting
-from there and hands its optimizer to `Monitor.attach`, which restores its state.
+A phase runs one optimizer under a budget (`iterations`, `max_evaluations`, `max_seconds`). It declares
+what it needs as data (`Phase`: the closure it takes, whether it may run compiled, whether its state can
+be checkpointed, what a point redraw does to it, what it checks before training) and supplies one step;
+`run_phase` does the rest, in this order after every step: count, redraw the points when due, hand over
+to the trainer (logging, checkpoints, signals), test the budget. It always returns a `PhaseResult` that
+says why the phase stopped. Phases see parameter groups and an objective view; they know nothing about
+PDEs or network classes.
 """
 from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Literal, Optional
+from typing import Any, Callable, ClassVar, Literal, Optional
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
-Closure = Callable[[], torch.Tensor]
+from .closures import ObjectiveView
 
 
 class PhaseOptions(BaseModel):
@@ -31,9 +33,9 @@ class PhaseOptions(BaseModel):
     resample_every: int = Field(0, ge=0, description="redraw collocation points every k iterations (0: never)")
     resample: Literal["uniform", "rad"] = Field("uniform", description="how: a fresh uniform draw, or RAD "
                                                 "(PDE points drawn with density |r|^rad_k / mean + rad_c)")
-    rad_k: float = Field(1.0, ge=0, description="RAD exponent of the residual magnitude")
+    rad_k: float = Field(1.0, ge=0, le=10, description="RAD exponent of the residual magnitude")
     rad_c: float = Field(1.0, ge=0, description="RAD uniform share: 0 follows the residual only")
-    rad_pool: int = Field(10, ge=2, description="RAD candidates drawn per point kept")
+    rad_pool: int = Field(10, ge=2, le=1000, description="RAD candidates drawn per point kept")
 
 
 @dataclass
@@ -59,38 +61,117 @@ class Progress:
     iterations: int = 0
     evaluations: int = 0
     seconds: float = 0.0
-    optimizer: Optional[dict[str, Any]] = field(default=None, repr=False)  # its state_dict; None: not kept (SciPy)
+    state: Optional[dict[str, Any]] = field(default=None, repr=False)  # the phase's state_dict; None: not kept
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """What a phase may check before training: the size of the problem it would be handed."""
+
+    residuals: int  # entries of the residual vector r
+    parameters: int  # trainable entries (network weights and PDE parameters)
+    taps: bool  # whether the objective shows the calls of its linear layers (`closures.LayerTaps`)
+
+
+@dataclass
+class Step:
+    """One step's outcome: the loss after it (0-dim, may stay on the device), and the status with which
+    the optimizer itself ends the phase, if it does. `iteration = False`: it ended without completing one."""
+
+    loss: torch.Tensor
+    status: Optional[str] = None  # "converged", or a budget SciPy enforces itself ("max_evaluations", ...)
+    message: str = ""
+    iteration: bool = True
+
+
+class Phase:
+    """One optimizer under the shared loop. Subclasses set the declarations and supply `start` and `step`.
+
+    Declarations (read by config, build, the trainer and `run_phase`; never looked up by name):
+        Options     the pydantic schema of its `[[phases]]` keys, bounds on every value
+        closure     "loss" or "residuals": what it evaluates (the view's `loss`, or its `residuals`)
+        compilable  whether the derivative engine may be compiled under it (no second differentiation)
+        restorable  whether `state_dict` holds everything an exact resume needs
+        redraws     points moving mid-phase: "keep" its state (refreshed by `redrawn`), or "restart" it
+    """
+
+    Options: ClassVar[type[PhaseOptions]] = PhaseOptions
+    closure: ClassVar[Literal["loss", "residuals"]] = "loss"
+    compilable: ClassVar[bool] = True
+    restorable: ClassVar[bool] = True
+    redraws: ClassVar[Literal["keep", "restart"]] = "keep"
+
+    def __init__(self, options: PhaseOptions):
+        self.options = options
+
+    def validate(self, sizes: Sizes) -> None:
+        """Raise ValueError, in one line, when the phase cannot run at these sizes (before anything is written)."""
+
+    def start(self, groups: list[dict], objective: ObjectiveView) -> None:
+        """Build the optimizer over the parameter groups (`lower`/`upper` bounds per group) and the objective."""
+        raise NotImplementedError
+
+    def step(self, k: int) -> Step:
+        """Iteration k + 1 (k iterations of the phase are done, counting those before a resume)."""
+        raise NotImplementedError
+
+    def redrawn(self) -> None:
+        """The collocation points have moved: refresh what was computed on the old ones (or restart)."""
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from `state_dict()` of an earlier run of the same phase."""
+
+    def close(self) -> None:
+        """Release what `start` acquired (called once the phase ends, however it ends)."""
+
+
+class OptimizerPhase(Phase):
+    """A phase stepping a `torch.optim.Optimizer` (`self.optimizer`, made by `start`), whose state it keeps."""
+
+    optimizer: torch.optim.Optimizer
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.optimizer.state_dict()
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.optimizer.load_state_dict(state)
+
+
+AfterIteration = Callable[[int, bool], Optional[str]]
 
 
 class Monitor:
-    """The trainer's side of a phase: counts work, enforces the budget, logs.
+    """The trainer's side of a phase: counts work, enforces the budget, redraws points, hands over each iteration.
 
-    A phase calls `evaluated()` once per loss evaluation and `iteration_done(k)`
-    after iteration k; the latter returns a stop reason or None. `on_iteration`
-    is the trainer's hook (logging, resampling, divergence checks, checkpoints);
-    it may return a stop reason such as "diverged" or "interrupted".
+    `after(k, last)` is the trainer's hook after iteration k (logging, checkpoints, signals; `last`: the phase
+    ends here anyway); it may return a stop reason such as "diverged" or "interrupted". `redraw()` moves
+    the collocation points. A monitor may start part-way (`Progress`, from a checkpoint).
     """
 
-    def __init__(self, options: PhaseOptions, on_iteration: Callable[[int], Optional[str]],
-                 start: Optional[Progress] = None):
+    def __init__(self, options: PhaseOptions, after: Optional[AfterIteration] = None,
+                 redraw: Optional[Callable[[], None]] = None, start: Optional[Progress] = None):
         start = start or Progress()
         self.options = options
-        self.on_iteration = on_iteration
+        self.after = after or (lambda k, last: None)
+        self.redraw = redraw or (lambda: None)
         self.evaluations = start.evaluations
         self.iterations = start.iterations
         self.start = time.perf_counter() - start.seconds
-        self.resume_state = start.optimizer
-        self.optimizer: Optional[torch.optim.Optimizer] = None
+        self.resume_state = start.state
+        self.phase: Optional[Phase] = None
 
-    def attach(self, optimizer: torch.optim.Optimizer) -> None:
-        """Register the phase's optimizer, restoring its state when the phase continues from a checkpoint."""
-        self.optimizer = optimizer
+    def attach(self, phase: Phase) -> None:
+        """Register the running phase, restoring its state when it continues from a checkpoint."""
+        self.phase = phase
         if self.resume_state is not None:
-            optimizer.load_state_dict(self.resume_state)
+            phase.load_state_dict(self.resume_state)
 
     def progress(self) -> Progress:
-        """Where the phase stands now, with its optimizer's state (for a checkpoint)."""
-        state = self.optimizer.state_dict() if self.optimizer is not None else None
+        """Where the phase stands now, with its state when it can be restored (for a checkpoint)."""
+        state = self.phase.state_dict() if self.phase is not None and self.phase.restorable else None
         return Progress(self.iterations, self.evaluations, self.seconds, state)
 
     def evaluated(self) -> None:
@@ -111,12 +192,14 @@ class Monitor:
             return "max_seconds"
         return None
 
-    def iteration_done(self, iteration: int) -> Optional[str]:
+    def iteration_done(self, iteration: int, last: bool = False) -> Optional[str]:
+        """Record iteration k and hand it to the trainer; its stop reason, if any."""
         self.iterations = iteration
-        return self.on_iteration(iteration) or self.budget_reason()
+        return self.after(iteration, last or self.budget_reason() is not None)
 
-    def result(self, optimizer: str, status: str, message: str, loss: float) -> PhaseResult:
-        return PhaseResult(optimizer, status, message, self.iterations, self.evaluations, loss, self.seconds)
+    def result(self, status: str, message: str, loss: float) -> PhaseResult:
+        return PhaseResult(self.options.optimizer, status, message, self.iterations, self.evaluations, loss,
+                           self.seconds)
 
 
 BUDGET_MESSAGES = {
@@ -128,12 +211,36 @@ BUDGET_MESSAGES = {
 }
 
 
-@torch.no_grad()
-def project(groups: list[dict]) -> None:
-    """Clamp every parameter into its group's `lower`/`upper` bounds (absent: unbounded)."""
-    for group in groups:
-        lower, upper = group.get("lower"), group.get("upper")
-        if lower is None and upper is None:
-            continue
-        for p in group["params"]:
-            p.clamp_(min=lower, max=upper)
+def run_phase(phase: Phase, groups: list[dict], objective: ObjectiveView, monitor: Monitor) -> PhaseResult:
+    """Drive `phase` over the parameter groups until its budget, its own stop or the trainer ends it."""
+    if phase.closure == "residuals" and objective.residuals is None:
+        raise ValueError(f"{phase.options.optimizer} needs the residual vector, and this objective has only a loss")
+    phase.start(groups, objective.counted(monitor.evaluated))
+    monitor.attach(phase)
+    redraws = 0
+    try:
+        while True:
+            step = phase.step(monitor.iterations)
+            if not step.iteration:
+                return _result(monitor, step.status, step.message, step.loss, phase, redraws)
+            k = monitor.iterations + 1
+            if phase.options.resample_every and k % phase.options.resample_every == 0:
+                monitor.redraw()
+                phase.redrawn()
+                redraws += 1
+            reason = monitor.iteration_done(k, last=step.status is not None)
+            if reason is None and step.status is not None:
+                return _result(monitor, step.status, step.message, step.loss, phase, redraws)
+            reason = reason or monitor.budget_reason()
+            if reason is not None:
+                return _result(monitor, reason, BUDGET_MESSAGES[reason], step.loss, phase, redraws)
+    finally:
+        phase.close()
+
+
+def _result(monitor: Monitor, status: str, message: str, loss: torch.Tensor, phase: Phase,
+            redraws: int) -> PhaseResult:
+    """The phase's result; a phase that restarts at redraws says how often it did."""
+    if redraws and phase.redraws == "restart":
+        message += f" (restarted at each of {redraws} point redraws: its state does not carry over)"
+    return monitor.result(status, message, float(loss))

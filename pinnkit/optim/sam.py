@@ -7,8 +7,7 @@ import torch
 from pydantic import Field
 
 from .adam import AdamKeys, adamw
-from .first_order import FirstOrderOptions, run_steps
-from .phase import Closure, Monitor, PhaseResult
+from .first_order import FirstOrderOptions, FirstOrderPhase
 from .sgd import MomentumKeys, sgd
 
 
@@ -66,15 +65,11 @@ class SAMOptions(FirstOrderOptions, AdamKeys, MomentumKeys):
 BASES = {"adam": adamw, "sgd": sgd}
 
 
-class SAMPhase:
+class SAMPhase(FirstOrderPhase):
     """`optimizer = "sam"`: `SAM` over Adam or SGD, under the base's learning-rate schedule."""
 
     Options = SAMOptions
 
-    def __init__(self, options: SAMOptions):
-        self.options = options
-
-    def run(self, groups: list[dict], closure: Closure, monitor: Monitor) -> PhaseResult:
+    def make_optimizer(self, groups: list[dict]) -> SAM:
         o = self.options
-        optimizer = SAM(groups, lambda g: BASES[o.base](g, o), rho=o.rho)
-        return run_steps(optimizer, o, groups, closure, monitor)
+        return SAM(groups, lambda g: BASES[o.base](g, o), rho=o.rho)

@@ -1,18 +1,20 @@
 """SciPy's L-BFGS-B as a phase: float64 vector in, loss and gradient from one evaluation.
 
-All trainable tensors are flattened into one vector; network weights are
-unbounded and bounded PDE parameters get SciPy box bounds. SciPy's own
-termination message is kept in the result. SciPy's internal state (its L-BFGS
-history) cannot be saved: a phase continued from a checkpoint starts SciPy afresh
-from the current weights with the remaining budget. SciPy's BLAS works on vectors of a few thousand
-entries here, where its threads only add wake-up latency (3-6 ms an evaluation on a busy
-2-core CPU: SciPy took 4% of the shipped Burgers phase, under 1% with one thread), so they
-are held to one during the phase.
+All trainable tensors are flattened into one vector; network weights are unbounded and bounded PDE
+parameters get SciPy box bounds. SciPy drives its own iterations, so `scipy.optimize.minimize` runs in
+a worker thread that pauses after each iteration until the phase loop asks for the next one: the loop
+(budget, logging, checkpoints, signals, redraws) is the one every phase has, and only one thread ever
+computes at a time. SciPy's internal state (its L-BFGS history) cannot be saved or carried across a
+change of the objective: a phase continued from a checkpoint, or whose points are redrawn, starts
+SciPy afresh from the current weights. SciPy's BLAS works on vectors of a few thousand entries here,
+where its threads only add wake-up latency (3-6 ms an evaluation on a busy 2-core CPU), so they are
+held to one during the phase.
 """
 from __future__ import annotations
 
-import math
-from typing import Literal, Optional
+import queue
+import threading
+from typing import Any, Literal, Optional
 
 import numpy as np
 import scipy.optimize
@@ -20,88 +22,130 @@ import torch
 from pydantic import Field
 from threadpoolctl import ThreadpoolController
 
-from .phase import BUDGET_MESSAGES, Closure, Monitor, PhaseOptions, PhaseResult
+from .closures import ObjectiveView, gradient_closure
+from .params import assign, flat, parameters, scalar_bounds
+from .phase import Phase, PhaseOptions, Step
+
+UNLIMITED = 2**31 - 1  # SciPy's iteration and evaluation limits: the phase loop enforces the budget
+FLOOR = ("the line search found no lower loss along SciPy's direction: the loss is at its numerical floor "
+         "for this gradient")
 
 
 class LBFGSBOptions(PhaseOptions):
     optimizer: Literal["lbfgsb"]
-    ftol: float = Field(1e-15, ge=0, description="stop when the relative loss reduction is below ftol")
+    ftol: float = Field(1e-15, ge=0, lt=1, description="stop when the relative loss reduction is below ftol")
     gtol: float = Field(1e-10, ge=0, description="stop when the largest projected gradient entry is below gtol")
-    history_size: int = Field(50, gt=0, description="correction pairs kept (SciPy's maxcor)")
-    max_line_search: int = Field(50, gt=0, description="line-search steps per iteration (SciPy's maxls)")
+    history_size: int = Field(50, gt=0, le=10_000, description="correction pairs kept (SciPy's maxcor)")
+    max_line_search: int = Field(50, gt=0, le=1000, description="line-search steps per iteration (SciPy's maxls)")
 
 
-def _bounds(groups: list[dict]) -> Optional[list[tuple]]:
-    """Per-entry (low, high) bounds in flattening order, or None when nothing is bounded."""
-    bounds = []
-    for group in groups:
-        lo, hi = group.get("lower"), group.get("upper")
-        for p in group["params"]:
-            bounds += [(lo, hi)] * p.numel()
-    return bounds if any(b != (None, None) for b in bounds) else None
+def status_of(res: scipy.optimize.OptimizeResult, maxiter: int, maxfun: int) -> tuple[str, str]:
+    """A phase status and message from SciPy's `status`, `nit`, `nfev` and `fun` (not from its message text).
+
+    SciPy's status 2 covers an abnormal line-search end, which happens when the loss has reached the floor
+    its rounding allows (or the gradient is slightly inconsistent with it): converged, as the native
+    L-BFGS calls the same event, unless the loss is not finite."""
+    said = f"SciPy: {res.message}"
+    if res.status == 0:
+        return "converged", said
+    if res.status == 1:
+        return ("completed" if res.nit >= maxiter else "max_evaluations" if res.nfev > maxfun else "failed"), said
+    if not np.isfinite(res.fun):
+        return "diverged", said
+    return "converged", f"{said}; {FLOOR}"
 
 
-class ScipyLBFGSBPhase:
+class Minimization:
+    """`scipy.optimize.minimize(method="L-BFGS-B")` in a worker thread, paused after each iteration.
+
+    `advance()` lets it run to the end of its next iteration and returns ("iteration", x, loss) or
+    ("done", OptimizeResult); an exception raised while evaluating is re-raised in the caller's thread.
+    `stop()` ends it (a paused SciPy halts through its callback) and joins the thread.
+    """
+
+    def __init__(self, fun, x0: np.ndarray, bounds: Optional[list], options: dict[str, Any]):
+        self.requests: queue.Queue[str] = queue.Queue(maxsize=1)
+        self.replies: queue.Queue[tuple] = queue.Queue(maxsize=1)
+        self.owed = self.paused = False  # owed: the worker is computing a reply; paused: it waits in the callback
+        self.thread = threading.Thread(target=self._run, args=(fun, x0, bounds, options), daemon=True,
+                                       name="pinnkit-lbfgsb")
+
+    def _run(self, fun, x0: np.ndarray, bounds: Optional[list], options: dict[str, Any]) -> None:
+        try:
+            with ThreadpoolController().select(prefix="libscipy_openblas").limit(limits=1):  # SciPy's, not torch's
+                res = scipy.optimize.minimize(fun, x0, jac=True, method="L-BFGS-B", bounds=bounds,
+                                              callback=self._callback, options=options)
+            self.replies.put(("done", res))
+        except BaseException as err:  # handed to the phase loop's thread, which raises it
+            self.replies.put(("error", err))
+
+    def _callback(self, intermediate_result: scipy.optimize.OptimizeResult) -> None:
+        self.replies.put(("iteration", intermediate_result.x.copy(), float(intermediate_result.fun)))
+        if self.requests.get() == "stop":
+            raise StopIteration
+
+    def advance(self) -> tuple:
+        if self.paused:
+            self.requests.put("go")
+        elif not self.thread.is_alive():
+            self.thread.start()
+        self.owed = True
+        reply = self.replies.get()
+        self.owed, self.paused = False, reply[0] == "iteration"
+        if reply[0] == "error":
+            raise reply[1]
+        return reply
+
+    def stop(self) -> None:
+        if self.owed:  # interrupted while waiting: let the current evaluation finish first
+            self.paused = self.replies.get()[0] == "iteration"
+        if self.paused:
+            self.requests.put("stop")
+            self.replies.get()
+        if self.thread.is_alive():
+            self.thread.join()
+        self.owed = self.paused = False
+
+
+class ScipyLBFGSBPhase(Phase):
     """`optimizer = "lbfgsb"`: `scipy.optimize.minimize(method="L-BFGS-B", jac=True)`."""
 
     Options = LBFGSBOptions
+    restorable = False  # SciPy's history lives inside its Fortran/C state
+    redraws = "restart"
 
-    def __init__(self, options: LBFGSBOptions):
-        self.options = options
+    def start(self, groups: list[dict], objective: ObjectiveView) -> None:
+        self.params, self.bounds = parameters(groups), scalar_bounds(groups)
+        self.evaluate = gradient_closure(self.params, objective.loss)
+        self.run: Optional[Minimization] = None
 
-    def run(self, groups: list[dict], closure: Closure, monitor: Monitor) -> PhaseResult:
-        params = [p for g in groups for p in g["params"]]
-        stop = {}
+    def _fun(self, x: np.ndarray) -> tuple[float, np.ndarray]:
+        assign(self.params, x)
+        loss = self.evaluate()
+        grad = torch.cat([p.grad.reshape(-1) for p in self.params])
+        return float(loss.detach()), grad.detach().to("cpu", torch.float64).numpy()
 
-        def fun(x: np.ndarray) -> tuple[float, np.ndarray]:
-            _assign(params, x)
-            for p in params:
-                p.grad = None
-            loss = closure()
-            loss.backward()
-            monitor.evaluated()
-            grad = torch.cat([p.grad.reshape(-1) for p in params])
-            return float(loss.detach()), grad.detach().to("cpu", torch.float64).numpy()
+    def step(self, k: int) -> Step:
+        if self.run is None:
+            o = self.options
+            x0 = flat(self.params).to("cpu", torch.float64).numpy()
+            self.run = Minimization(self._fun, x0, self.bounds, {
+                "maxiter": UNLIMITED, "maxfun": UNLIMITED, "ftol": o.ftol, "gtol": o.gtol,
+                "maxcor": o.history_size, "maxls": o.max_line_search})
+        reply = self.run.advance()
+        if reply[0] == "iteration":
+            assign(self.params, reply[1])
+            return Step(torch.tensor(reply[2]))
+        res, self.run = reply[1], None
+        assign(self.params, res.x)
+        status, message = status_of(res, UNLIMITED, UNLIMITED)
+        return Step(torch.tensor(float(res.fun)), status, message, iteration=False)
 
-        def callback(intermediate_result) -> None:
-            _assign(params, intermediate_result.x)
-            stop["reason"] = monitor.iteration_done(monitor.iterations + 1)
-            if stop["reason"] is not None:
-                raise StopIteration
+    def redrawn(self) -> None:
+        """SciPy cannot carry its history over to the new points: end this minimization; the next step starts one."""
+        self.close()
 
-        o = self.options
-        x0 = torch.cat([p.detach().reshape(-1) for p in params]).to("cpu", torch.float64).numpy()
-        maxfun = o.max_evaluations - monitor.evaluations if o.max_evaluations else 2**31 - 1
-        with ThreadpoolController().select(prefix="libscipy_openblas").limit(limits=1):  # SciPy's, not torch's
-            res = scipy.optimize.minimize(
-                fun, x0, jac=True, method="L-BFGS-B", bounds=_bounds(groups), callback=callback,
-                options={"maxiter": o.iterations - monitor.iterations, "maxfun": maxfun, "ftol": o.ftol,
-                         "gtol": o.gtol, "maxcor": o.history_size, "maxls": o.max_line_search})
-        _assign(params, res.x)
-        return self._result(res, stop.get("reason"), monitor)
-
-    def _result(self, res, reason: Optional[str], monitor: Monitor) -> PhaseResult:
-        loss = float(res.fun) if np.isfinite(res.fun) else math.nan
-        if reason is not None:
-            return monitor.result("lbfgsb", reason, BUDGET_MESSAGES[reason], loss)
-        message = str(res.message)
-        if "ITERATIONS REACHED LIMIT" in message.upper():
-            status = "completed"
-        elif "NUMBER OF FUNCTION EVALUATIONS" in message.upper():
-            status = "max_evaluations"
-        elif res.success:
-            status = "converged"
-        else:
-            status = "failed" if np.isfinite(res.fun) else "diverged"
-        return monitor.result("lbfgsb", status, f"SciPy: {message}", loss)
-
-
-@torch.no_grad()
-def _assign(params: list[torch.Tensor], x: np.ndarray) -> None:
-    """Copy the float64 vector `x` into the parameters, casting to their dtype and device."""
-    flat = torch.from_numpy(np.asarray(x))
-    offset = 0
-    for p in params:
-        n = p.numel()
-        p.copy_(flat[offset:offset + n].view_as(p))
-        offset += n
+    def close(self) -> None:
+        if self.run is not None:
+            self.run.stop()
+            self.run = None

@@ -6,8 +6,7 @@ from typing import Literal
 import torch
 from pydantic import BaseModel, Field, model_validator
 
-from .first_order import FirstOrderOptions, run_steps
-from .phase import Closure, Monitor, PhaseResult
+from .first_order import FirstOrderOptions, FirstOrderPhase
 
 
 class MomentumKeys(BaseModel):
@@ -32,13 +31,10 @@ def sgd(groups: list[dict], o: FirstOrderOptions) -> torch.optim.SGD:
     return torch.optim.SGD(groups, lr=o.lr, momentum=o.momentum, nesterov=o.nesterov, weight_decay=o.weight_decay)
 
 
-class SGDPhase:
+class SGDPhase(FirstOrderPhase):
     """`optimizer = "sgd"`: torch's SGD with momentum under a learning-rate schedule."""
 
     Options = SGDOptions
 
-    def __init__(self, options: SGDOptions):
-        self.options = options
-
-    def run(self, groups: list[dict], closure: Closure, monitor: Monitor) -> PhaseResult:
-        return run_steps(sgd(groups, self.options), self.options, groups, closure, monitor)
+    def make_optimizer(self, groups: list[dict]) -> torch.optim.SGD:
+        return sgd(groups, self.options)

@@ -15,7 +15,7 @@ from typing import Any, Optional
 import torch
 
 from ..api import solve
-from ..build import ProblemError
+from ..problem import ProblemError
 from ..config import Config, ConfigError, load as load_config
 from .grid import Case
 from .table import row

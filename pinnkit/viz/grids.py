@@ -99,7 +99,7 @@ def sample(solution: Solution, grid: Lattice) -> Sample:
     inside = solution.problem.domain().inside(points)
     known = {}
     if solution.problem.has("reference"):
-        known = reference_values(solution.problem.truth(), points[inside])
+        known = reference_values(solution.problem, points[inside])
     time_axis = list(grid.axes).index(time_name(solution)) if time_name(solution) in grid.axes else None
 
     def fill(values: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:

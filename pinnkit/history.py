@@ -1,0 +1,71 @@
+"""The training history: one row per log point (losses, errors, trainable parameters), the progress bar,
+and the last finite model, which a diverged or failed phase is rolled back to.
+
+Losses and errors are read from the device only here, at log points (every `output.log_every`
+iterations), so the iterations in between never wait for the host.
+"""
+from __future__ import annotations
+
+import math
+import time
+from typing import Any, Optional
+
+import torch
+from tqdm.auto import tqdm
+
+from .build import Setup
+from .optim import PhaseOptions
+from .run import RunWriter
+
+
+class History:
+    """Writes history rows for one run and keeps what the summary and a rollback need.
+
+    `last`: the losses and errors of the last row; `snapshot`: the model and PDE parameters of the last
+    row whose loss was finite. `started` is the run's clock, so rows carry the run's wall time."""
+
+    def __init__(self, setup: Setup, writer: RunWriter, quiet: bool, started: float):
+        self.setup, self.writer, self.quiet, self.started = setup, writer, quiet, started
+        self.last: dict[str, dict[str, float]] = {"loss": {}, "rel_l2": {}}
+        self.snapshot: Optional[dict[str, Any]] = None
+        self.bar: Optional[tqdm] = None
+
+    def begin(self, index: int, options: PhaseOptions, done: int) -> None:
+        """A phase starts, `done` of its iterations already behind it (a resume): open its progress bar."""
+        self.bar = tqdm(total=options.iterations, initial=done, desc=f"phase {index} {options.optimizer}",
+                        disable=self.quiet, dynamic_ncols=True, leave=True)
+
+    def end(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+    def log(self, index: int, optimizer: str, k: int, step: int, evaluations: int) -> bool:
+        """Evaluate and record the row of iteration k of phase `index` (run step `step`); whether the loss is finite."""
+        s = self.setup
+        with torch.enable_grad():
+            total, terms = s.objective.loss()
+        errors = s.reference.errors(s.model, s.problem.fields) if s.reference is not None else {}
+        losses = {"loss": float(total.detach()), **{name: float(v.detach()) for name, v in terms.items()}}
+        self.last = {"loss": losses, "rel_l2": {f: float(e) for f, e in errors.items()}}
+        row = {"phase": index, "optimizer": optimizer, "iteration": k, "step": step,
+               "evaluations": evaluations, "time": round(time.perf_counter() - self.started, 4), **losses}
+        row.update({f"rel_l2_{f}": e for f, e in self.last["rel_l2"].items()})
+        row.update({name: float(v.detach()) for name, v in s.problem.trainable.items()})
+        self.writer.history(row)
+        if not math.isfinite(row["loss"]):
+            return False
+        self.snapshot = {"model": {key: v.detach().clone() for key, v in s.model.state_dict().items()},
+                         "parameters": s.problem.state_dict()}
+        if self.bar is not None:
+            self.bar.update(k - self.bar.n)
+            self.bar.set_postfix({"loss": f"{row['loss']:.3e}", **{f"err_{f}": f"{e:.2e}"
+                                                                    for f, e in self.last["rel_l2"].items()}})
+        return True
+
+    @torch.no_grad()
+    def roll_back(self) -> None:
+        """Put back the model and PDE parameters of the last finite row."""
+        if self.snapshot is not None:
+            self.setup.model.load_state_dict(self.snapshot["model"])
+            self.setup.problem.load_state_dict(self.snapshot["parameters"])

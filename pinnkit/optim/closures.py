@@ -1,0 +1,103 @@
+"""What a phase may evaluate: the objective view it is handed, and the closures built from it.
+
+A PINN loss is a least-squares problem, loss = ||r||^2, so the view offers both the scalar loss
+(first-order and quasi-Newton phases) and the residual vector r (Gauss-Newton phases), r in blocks
+that each have their own graph (cheap Jacobian rows), and the calls of the network's linear layers
+(K-FAC), all without naming a network class: a network that can show its layers hands over an object
+with the `LayerTaps` shape.
+"""
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Callable, Iterable, Optional, Protocol, Sequence, Union
+
+import torch
+
+Block = tuple[torch.Tensor, torch.Tensor]  # (row indices into r, the residual entries of those rows)
+
+
+class LayerCall(Protocol):
+    """One call of a linear layer z = W a + b, seen as rows: what K-FAC needs of it."""
+
+    inputs: torch.Tensor  # (R, d_in [+ 1]) detached inputs, with a last column of 1 where the bias enters (0 else)
+    output: torch.Tensor  # the layer's output as it sits in the graph of r
+
+    def rows(self, grad: torch.Tensor) -> torch.Tensor:
+        """The gradient of something with respect to `output`, as (R, d_out) rows matching `inputs`."""
+
+
+class LayerTaps(Protocol):
+    """The linear layers r passes through, and a way to watch every call of them."""
+
+    layers: Sequence[tuple[torch.Tensor, Optional[torch.Tensor]]]  # (weight (d_out, d_in), bias or None), in order
+
+    def record(self) -> AbstractContextManager[list[list[LayerCall]]]:
+        """While open, each call of layer i appends a `LayerCall` to the i-th list."""
+
+
+@dataclass
+class Residuals:
+    """The residual vector r (N,), loss = ||r||^2, as a Gauss-Newton optimizer takes it.
+
+    `vector()` evaluates r. `blocks()`, when given, yields (rows, r[rows]) pieces that cover r, each
+    with its own graph (rows that depend on a few inputs each, such as collocation points): the Jacobian
+    of a piece then costs a backward pass over that piece only, instead of one over all of r per row.
+    `taps`, when given, shows the linear layers r passes through (K-FAC preconditions them).
+    """
+
+    vector: Callable[[], torch.Tensor]
+    blocks: Optional[Callable[[], Iterable[Block]]] = None
+    taps: Optional[LayerTaps] = None
+
+    def __call__(self) -> torch.Tensor:
+        return self.vector()
+
+
+ResidualClosure = Union[Residuals, Callable[[], torch.Tensor]]
+
+
+def as_residuals(closure: ResidualClosure) -> Residuals:
+    """A plain function returning r becomes `Residuals` (one block: fine for small problems)."""
+    return closure if isinstance(closure, Residuals) else Residuals(closure)
+
+
+@dataclass
+class ObjectiveView:
+    """The objective as a phase sees it: `loss()` (a 0-dim tensor with its graph) and, for a least-squares
+    objective, `residuals` with loss = ||r||^2."""
+
+    loss: Callable[[], torch.Tensor]
+    residuals: Optional[Residuals] = None
+
+    @classmethod
+    def least_squares(cls, residuals: ResidualClosure) -> "ObjectiveView":
+        """The view of a residual vector alone: the loss is ||r||^2."""
+        residuals = as_residuals(residuals)
+        return cls(lambda: residuals.vector().square().sum(), residuals)
+
+    def counted(self, tick: Callable[[], None]) -> "ObjectiveView":
+        """The same view, calling `tick()` once per evaluation of the loss, of r, or of r's blocks."""
+        def counting(fn: Callable) -> Callable:
+            def call():
+                tick()
+                return fn()
+            return call
+
+        r = self.residuals
+        residuals = r and Residuals(counting(r.vector), r.blocks and counting(r.blocks), r.taps)
+        return ObjectiveView(counting(self.loss), residuals)
+
+
+def gradient_closure(params: list[torch.Tensor], loss: Callable[[], torch.Tensor],
+                     create_graph: bool = False) -> Callable[[], torch.Tensor]:
+    """The closure `torch.optim` optimizers step with: zero the gradients, evaluate, backward, return the loss.
+    `create_graph` keeps the gradient's graph (Hessian-vector products)."""
+    def evaluate() -> torch.Tensor:
+        for p in params:
+            p.grad = None
+        value = loss()
+        value.backward(create_graph=create_graph)
+        return value
+
+    return evaluate
