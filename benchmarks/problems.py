@@ -73,7 +73,7 @@ def run(case: str, seed: int, quick: bool, out: Path, extra: list[str]) -> dict[
 def setup_of(case: str) -> dict[str, Any]:
     """Network and points of a case's shipped TOML."""
     config = pinnkit.config.load(ROOT / "problems" / f"{case}.toml")
-    m, p = config.model, config.points
+    m = config.model
     build = pinnkit.build.build(config)
     return {"network": f"{m.depth}x{m.width} {m.activation}" + (f" +{m.fourier_features} Fourier" if
                                                                  m.fourier_features else ""),

@@ -9,7 +9,7 @@ from .problem import Problem
 from .run import RunError, Solution, load
 from .sweeps import plot_sweep, sweep
 
-__all__ = ["Box", "Config", "ConfigError", "Dirichlet", "Initial", "Interval", "Neumann", "Observation",
+__all__ = ["__version__", "Box", "Config", "ConfigError", "Dirichlet", "Initial", "Interval", "Neumann", "Observation",
            "Periodic", "Polygon", "Problem", "Rectangle", "Result", "RunError", "Solution", "TimeInterval", "load",
            "plot_sweep", "resume", "solve", "sweep", "export", "plot"]
 

@@ -80,16 +80,16 @@ class Domain:
             raise ValueError(f"{type(self).__name__}: points must have shape (n, {self.dim}), got {p.shape}")
         return p
 
-    def _box_fraction(self) -> float:
+    def box_fraction(self) -> float:
         """Share of the bounding box inside the domain (1 for boxes)."""
         return 1.0
 
     def sample_interior(self, n: int, sampler: str, rng: np.random.Generator) -> np.ndarray:
         """n points of the closed domain, (n, dim): a box maps the sampler directly, other shapes reject."""
         _check_count(n)
-        if self._box_fraction() == 1.0:
+        if self.box_fraction() == 1.0:
             return self.lower + sample_unit(n, self.dim, sampler, rng) * (self.upper - self.lower)
-        return _rejection(n, self.lower, self.upper, lambda p: self.inside(p, tol=0.0), self._box_fraction(),
+        return _rejection(n, self.lower, self.upper, lambda p: self.inside(p, tol=0.0), self.box_fraction(),
                           sampler, rng)
 
     def _resolve(self, parts: Sequence[str]) -> tuple[str, ...]:
@@ -102,8 +102,8 @@ class Domain:
                 raise ValueError(f"unknown boundary part {part!r} (valid: {', '.join(valid)})")
         return tuple(p for p in self.parts if p in parts or "boundary" in parts)
 
-    def _boundary_draw(self, n: int, parts: Sequence[str], sampler: str, rng: np.random.Generator,
-                       extra: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def boundary_draw(self, n: int, parts: Sequence[str], sampler: str, rng: np.random.Generator,
+                      extra: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Points and normals on the parts, spread by measure, plus `extra` unit columns from the same draw."""
         _check_count(n)
         names = self._resolve(parts)
@@ -118,7 +118,7 @@ class Domain:
     def sample_boundary(self, n: int, parts: Sequence[str], sampler: str,
                         rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """n points on the named parts, spread by length/area, and their outward unit normals, both (n, dim)."""
-        points, normals, _ = self._boundary_draw(n, parts, sampler, rng)
+        points, normals, _ = self.boundary_draw(n, parts, sampler, rng)
         return points, normals
 
     def inside(self, points: np.ndarray, tol: float = 1e-9) -> np.ndarray:
@@ -274,7 +274,7 @@ class Polygon(Domain):
         self._lengths = np.linalg.norm(tangents, axis=1)
         self._normals = np.stack([tangents[:, 1], -tangents[:, 0]], axis=1) / self._lengths[:, None]  # right of CCW
 
-    def _box_fraction(self) -> float:
+    def box_fraction(self) -> float:
         return self.area / float(np.prod(self.upper - self.lower))
 
     def _edges(self, part: str) -> np.ndarray:
@@ -338,8 +338,8 @@ class SpaceTime(Domain):
         self.lower = np.append(spatial.lower, time.t0)
         self.upper = np.append(spatial.upper, time.t1)
 
-    def _box_fraction(self) -> float:
-        return self.spatial._box_fraction()
+    def box_fraction(self) -> float:
+        return self.spatial.box_fraction()
 
     def _times(self, u: np.ndarray) -> np.ndarray:
         return self.time.t0 + u * (self.time.t1 - self.time.t0)
@@ -347,7 +347,7 @@ class SpaceTime(Domain):
     def sample_boundary(self, n: int, parts: Sequence[str], sampler: str,
                         rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """n points on the named spatial parts at times in [t0, t1], drawn jointly; normals have time component 0."""
-        points, normals, u = self.spatial._boundary_draw(n, parts, sampler, rng, extra=1)
+        points, normals, u = self.spatial.boundary_draw(n, parts, sampler, rng, extra=1)
         return np.hstack([points, self._times(u)]), np.hstack([normals, np.zeros((n, 1))])
 
     def sample_initial(self, n: int, sampler: str, rng: np.random.Generator) -> np.ndarray:

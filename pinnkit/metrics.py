@@ -96,7 +96,7 @@ def reference_values(problem: Any, points: np.ndarray, fields: Sequence[str] = (
         array = np.asarray(v.detach().cpu() if torch.is_tensor(v) else v, dtype=np.float64)
         array = np.broadcast_to(array, (len(points),)) if array.ndim == 0 else array.reshape(-1)
         if len(array) != len(points):
-            raise ProblemError(f"{name}: field {f!r} has shape {np.shape(v)}, expected one value per point "
+            raise ProblemError(f"{name}: field {f!r} has shape {tuple(np.shape(v))}, expected one value per point "
                                f"({len(points)},)")
         if not np.isfinite(array).all():
             raise ProblemError(f"{name}: field {f!r} is not finite at {int((~np.isfinite(array)).sum())} points")

@@ -12,8 +12,10 @@ import pinnkit
 from pinnkit.build import build
 from pinnkit.cli import main
 from pinnkit.config import load
-from pinnkit.optim import EnergyNaturalGradient, LevenbergMarquardt, MemoryBudgetError, Residuals, minimize
+from pinnkit.optim import (EnergyNaturalGradient, GaussNewtonCG, LevenbergMarquardt, MemoryBudgetError, Residuals,
+                           minimize)
 from pinnkit.optim.gauss_newton import DampedSystem, check_memory, jacobian
+from pinnkit.optim.gncg import JacobianProducts, cgls
 
 ROOT = Path(__file__).resolve().parents[1]
 T = np.linspace(0.0, 1.0, 25)
@@ -154,7 +156,7 @@ def _errors(run_dir):
     return warm, float(rows[-1]["rel_l2_u"])
 
 
-@pytest.mark.parametrize("optimizer", ["lm", "engd"])
+@pytest.mark.parametrize("optimizer", ["lm", "engd", "gncg"])
 def test_tiny_poisson_solve_goes_far_below_the_adam_start(optimizer, tmp_path):
     overrides = ("points.interior=150", "model.depth=1", "model.width=10", "points.evaluation=400",
                  "phases[0].iterations=100", f"phases[1].optimizer={optimizer}", "phases[1].iterations=25",
@@ -163,3 +165,69 @@ def test_tiny_poisson_solve_goes_far_below_the_adam_start(optimizer, tmp_path):
     warm, final = _errors(result.run_dir)
     assert result.status == "completed" and result.summary["dtype"] == "float64"
     assert final < 1e-2 * warm
+
+
+def test_a_singular_gramian_falls_back_to_least_squares_and_says_so(caplog):
+    """r = x0 + x1 - 1: J^T J = [[1, 1], [1, 1]] is singular; without damping Cholesky fails."""
+    x = torch.zeros(2, dtype=torch.float64, requires_grad=True)
+    optimizer = EnergyNaturalGradient([x], damping=0.0, space="parameter")
+    with caplog.at_level("WARNING", logger="pinnkit"):
+        optimizer.step(lambda: (x.sum() - 1)[None])
+    assert optimizer.state[x]["fallbacks"] == 1 and "solved by least squares instead of Cholesky" in caplog.text
+    torch.testing.assert_close(x.detach(), torch.tensor([0.5, 0.5], dtype=torch.float64))  # the minimum-norm step
+
+
+def test_jacobian_products_match_the_dense_jacobian():
+    gen = torch.Generator().manual_seed(3)
+    a = torch.randn(3, generator=gen, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(2, generator=gen, dtype=torch.float64, requires_grad=True)
+    t = torch.linspace(0, 1, 7, dtype=torch.float64)
+    r_of = lambda: torch.cat([a[0] * torch.exp(a[1] * t) + a[2] * b[0], torch.sin(b)])  # noqa: E731
+    _, J = jacobian(Residuals(r_of), [a, b], 1.0)
+    products = JacobianProducts(r_of(), [a, b])
+    v, u = torch.randn(5, generator=gen, dtype=torch.float64), torch.randn(9, generator=gen, dtype=torch.float64)
+    torch.testing.assert_close(products.forward(v), J @ v)
+    torch.testing.assert_close(products.transposed(u), J.T @ u)
+
+
+@pytest.mark.parametrize("damping", [1e-6, 0.3])
+def test_cgls_solves_the_damped_system_the_dense_solve_solves(damping):
+    gen = torch.Generator().manual_seed(4)
+    A = torch.randn(12, 5, generator=gen, dtype=torch.float64)
+    x = torch.randn(5, generator=gen, dtype=torch.float64, requires_grad=True)
+    c = torch.randn(12, generator=gen, dtype=torch.float64)
+    r = A @ x - c
+    d, Jd = cgls(JacobianProducts(r, [x]), r.detach(), damping, torch.ones(5, dtype=torch.bool), 50, 1e-14)
+    expected = DampedSystem(A, r.detach(), "parameter").step(torch.tensor(damping, dtype=torch.float64))
+    torch.testing.assert_close(d, expected)
+    torch.testing.assert_close(Jd, A @ expected)
+
+
+@pytest.mark.parametrize("residual, x0", [(exponential, [1.0, 0.0]), (rosenbrock, [-1.2, 1.0])])
+def test_gncg_agrees_with_scipy_least_squares(residual, x0):
+    x = torch.tensor(x0, dtype=torch.float64, requires_grad=True)
+    found = fit(GaussNewtonCG([x], cg_iterations=10, cg_tol=1e-14), residual, x, steps=200)
+    ref = scipy.optimize.least_squares(lambda p: residual(torch.from_numpy(p)).numpy(), x0, method="lm",
+                                       xtol=1e-15, ftol=1e-15, gtol=1e-15)
+    np.testing.assert_allclose(found, ref.x, atol=1e-8)
+
+
+def test_gncg_keeps_a_bound_and_continues_identically_from_its_state_dict():
+    """Rosenbrock with z0 <= 0.5: the constrained minimum (0.5, 0.25), reached with the bound active; a state-dict
+    round trip half-way gives the same iterates."""
+    def run(z, optimizer, steps):
+        return fit(optimizer, rosenbrock, z, steps)
+
+    z = torch.tensor([-1.2, 1.0], dtype=torch.float64, requires_grad=True)
+    bounded = lambda p: [{"params": [p], "upper": torch.tensor([0.5, 5.0], dtype=torch.float64)}]  # noqa: E731
+    run(z, GaussNewtonCG(bounded(z), cg_iterations=10, cg_tol=1e-14), 300)
+    np.testing.assert_allclose(z.detach().numpy(), [0.5, 0.25], atol=1e-8)
+    assert z[0].item() == 0.5
+    p, q = (torch.tensor([-1.2, 1.0], dtype=torch.float64, requires_grad=True) for _ in range(2))
+    run(p, GaussNewtonCG([p], cg_iterations=2), 8)
+    first = GaussNewtonCG([q], cg_iterations=2)
+    run(q, first, 4)
+    second = GaussNewtonCG([q], cg_iterations=2)
+    second.load_state_dict(first.state_dict())
+    run(q, second, 4)
+    torch.testing.assert_close(q, p, rtol=0, atol=0)

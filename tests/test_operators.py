@@ -1,5 +1,4 @@
 """Derivatives from the autograd engine against closed-form derivatives."""
-import math
 
 import pytest
 import torch

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import pinnkit
-from pinnkit import Box, Dirichlet, Polygon, Rectangle, TimeInterval
+from pinnkit import Box, Polygon, Rectangle, TimeInterval
 from pinnkit.cli import main
 from pinnkit.conditions import Periodic
 from pinnkit.metrics import reference_set

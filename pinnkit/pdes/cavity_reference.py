@@ -89,7 +89,6 @@ def solve_cavity(re: float, n: int = 129, lid_width: Optional[float] = None, tol
     wall, w, c = _walls(n, h, lid_speed(axis, lid_width))
     inside = sp.diags((~wall).astype(float))
     on_wall = sp.diags(wall.astype(float))
-    eye = sp.identity(n * n, format="csr")
     state = np.zeros(2 * n * n)
 
     def residual(z: np.ndarray) -> np.ndarray:

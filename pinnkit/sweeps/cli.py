@@ -5,7 +5,7 @@ import argparse
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 from ..config import ConfigError
 from .executors import EXECUTORS
@@ -14,8 +14,8 @@ from .plot import plot_sweep
 from .runner import sweep
 
 
-def add_parsers(sub: argparse._SubParsersAction) -> None:
-    """The `sweep` and `sweep-plot` subcommands."""
+def add_parsers(sub: Any) -> None:
+    """The `sweep` and `sweep-plot` subcommands, added to the subparsers of the main parser."""
     s = sub.add_parser("sweep", help="solve one config over a grid of values and seeds (results.csv in --out)")
     s.add_argument("config", help="problem TOML file; its [sweep] section gives what --grid/--seeds leave out")
     s.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2,...",
