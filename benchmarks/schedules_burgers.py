@@ -63,8 +63,8 @@ def schedules(args: argparse.Namespace, out: Path) -> dict:
     return rows
 
 
-def setup(args: argparse.Namespace, dtype: torch.dtype) -> Setup:
-    s = build(load(CONFIG, (f"points.interior={args.interior}",)))
+def setup(args: argparse.Namespace, dtype: torch.dtype, *overrides: str) -> Setup:
+    s = build(load(CONFIG, (f"points.interior={args.interior}", *overrides)))
     s.cast(dtype)
     return s
 
@@ -84,10 +84,11 @@ def error(s: Setup) -> float:
 
 
 def step_ratio(args: argparse.Namespace) -> dict:
-    """(b): seconds per step of AdaHessian and of Adam, same model, points and float32."""
+    """(b): seconds per step of AdaHessian and of Adam, same model, points and float32, both with the eager
+    jets (AdaHessian differentiates the gradient again, which compiled jets cannot)."""
     times = {}
     for name, lr in (("adam", 1e-3), ("adahessian", args.adahessian_lr)):
-        s = setup(args, torch.float32)
+        s = setup(args, torch.float32, "model.compile=false")
         times[name] = run_phase(s, {"optimizer": name, "iterations": args.ratio_steps, "lr": lr})["seconds"]
     return {"adam_s_per_step": times["adam"] / args.ratio_steps,
             "adahessian_s_per_step": times["adahessian"] / args.ratio_steps,
