@@ -7,8 +7,9 @@ clear line and nothing written.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterator, Optional
 
 import numpy as np
 import torch
@@ -165,18 +166,28 @@ def _user_call(problem: Problem, method: Callable[[], Any]) -> Any:
         raise ProblemError(f"{type(problem).__name__}.{method.__name__}() failed: {type(err).__name__}: {err}") from None
 
 
-def check_terms(objective: Objective, problem: Problem, config: Config) -> int:
+@contextmanager
+def saved_for_backward() -> Iterator[dict[int, int]]:
+    """While open, the storages autograd saves for backward passes: data pointer -> bytes (each counted once)."""
+    storages: dict[int, int] = {}
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        storage = t.untyped_storage()
+        storages[storage.data_ptr()] = storage.nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        yield storages
+
+
+def check_terms(objective: Objective, problem: Problem, config: Config) -> tuple[int, int]:
     """Evaluate every term once: shapes, names, weights and finiteness, before any training; the number of
-    residual entries."""
+    residual entries, and the bytes autograd keeps for one evaluation of them all."""
     name, seen, entries = type(problem).__name__, [], 0
-    for g in objective.groups:
+    with saved_for_backward() as saved:
+        evaluated = [(g, _group_residuals(objective, problem, g)) for g in objective.groups]
+    for g, residuals in evaluated:
         n = len(g.arrays["points"])
-        try:
-            d = objective.engine(objective.model, g.batch["points"], problem.coords, problem.fields,
-                                 g.derivatives, g.owner)
-            residuals = g.residuals(d, g.batch)
-        except (AttributeError, KeyError, ValueError, RuntimeError, TypeError) as err:
-            raise ProblemError(f"{name}: evaluating the residuals of {g.owner} failed: {err}") from None
         if not isinstance(residuals, dict):
             raise ProblemError(f"{name}: the residuals of {g.owner} must be a dict of term name -> tensor, "
                                f"got {type(residuals).__name__}")
@@ -193,7 +204,17 @@ def check_terms(objective: Objective, problem: Problem, config: Config) -> int:
     for term in config.loss.weights:
         if term not in seen:
             raise ConfigError(f"loss.weights.{term}: no such loss term (terms: {', '.join(seen)})")
-    return entries
+    return entries, sum(saved.values())
+
+
+def _group_residuals(objective: Objective, problem: Problem, g: TermGroup) -> Any:
+    """One group's residuals as the problem returns them; its failure is a ProblemError naming the group."""
+    try:
+        d = objective.engine(objective.model, g.batch["points"], problem.coords, problem.fields,
+                             g.derivatives, g.owner)
+        return g.residuals(d, g.batch)
+    except (AttributeError, KeyError, ValueError, RuntimeError, TypeError) as err:
+        raise ProblemError(f"{type(problem).__name__}: evaluating the residuals of {g.owner} failed: {err}") from None
 
 
 def check_phases(config: Config, sizes: Sizes) -> None:
@@ -220,10 +241,10 @@ def build(config: Config) -> Setup:
     objective.sample(rng)
     problem.to(device, torch.float64)
     objective.to(device, torch.float64)
-    entries = check_terms(objective, problem, config)
+    entries, graph = check_terms(objective, problem, config)
     taps = layer_taps(model) if config.model.engine == "jet" else None  # autograd shows no derivative rows
     trainable = sum(p.numel() for p in [*model.parameters(), *problem.trainable.values()])
-    check_phases(config, Sizes(entries, trainable, taps is not None))
+    check_phases(config, Sizes(entries, trainable, taps is not None, graph))
     objective.engine = make_engine(config)
     reference = reference_set(problem, domain, config.points.evaluation) if problem.has("reference") else None
     return Setup(config, problem, model, objective, reference, device, rng, taps)

@@ -103,6 +103,15 @@ def test_adahessian_with_resampling_resumes_exactly(monkeypatch, tmp_path):
     assert _rows(pinnkit.resume(stopped.run_dir).run_dir) == _rows(whole.run_dir)
 
 
+def test_gncg_resumes_exactly(monkeypatch, tmp_path):
+    """The matrix-free Gauss-Newton phase's state (damping and its growth factor) is all an exact resume needs."""
+    overrides = TINY[:-2] + ["phases[1].optimizer=gncg", "phases[1].iterations=12", "phases[1].cg_iterations=5"]
+    whole = pinnkit.solve(BURGERS, overrides, out=tmp_path / "whole")
+    stopped = _solve_interrupted(monkeypatch, tmp_path / "run", overrides, "gncg", 8)
+    assert stopped.status == "interrupted"
+    assert _rows(pinnkit.resume(stopped.run_dir).run_dir) == _rows(whole.run_dir)
+
+
 def test_scipy_phase_restarts_from_the_checkpointed_weights_and_says_so(monkeypatch, tmp_path):
     overrides = TINY[:-2] + ["phases[1].optimizer=lbfgsb", "phases[1].iterations=20"]
     stopped = _solve_interrupted(monkeypatch, tmp_path / "run", overrides, "lbfgsb", 9)

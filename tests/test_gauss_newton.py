@@ -1,6 +1,7 @@
 """Levenberg-Marquardt and energy natural gradient: known minimizers, SciPy's `least_squares(method="lm")`,
 both spaces of the damped solve, the residual vector of a PINN loss, the memory guard, a tiny Poisson solve."""
 import csv
+import math
 from pathlib import Path
 
 import numpy as np
@@ -231,3 +232,36 @@ def test_gncg_keeps_a_bound_and_continues_identically_from_its_state_dict():
     second.load_state_dict(first.state_dict())
     run(q, second, 4)
     torch.testing.assert_close(q, p, rtol=0, atol=0)
+
+
+def test_gncg_damping_grows_on_rejected_steps_and_shrinks_on_good_ones():
+    """r = sin(x) from x = 1.2: the undamped Gauss-Newton step -tan(1.2) overshoots to where |sin| is larger, so
+    the damping must grow before a step is taken; near the root the steps are good and it shrinks by 3 each."""
+    x = torch.tensor([1.2], dtype=torch.float64, requires_grad=True)
+    optimizer = GaussNewtonCG([x], damping=1e-8, cg_iterations=5, cg_tol=0)
+    losses, dampings = [], []
+    for _ in range(6):
+        losses.append(float(optimizer.step(lambda: torch.sin(x))))
+        dampings.append(optimizer.state[x]["damping"])
+    start = 1e-8 * math.cos(1.2) ** 2  # damping times the (exact, one-parameter) Hutchinson scale
+    assert dampings[0] > 1e3 * start and losses[0] < math.sin(1.2) ** 2
+    assert all(later == pytest.approx(earlier / 3) for earlier, later in zip(dampings[1:], dampings[2:]))
+    assert all(b < a for a, b in zip(losses, losses[1:])) and abs(x.item()) < 1e-8
+
+
+def test_cli_exits_2_when_gncg_graphs_would_not_fit(tmp_path, capsys):
+    code = main(["solve", str(ROOT / "problems" / "poisson_accurate.toml"), "--quiet", "--out", str(tmp_path / "run"),
+                 "--set", "phases[1].optimizer=gncg", "--set", "phases[1].max_memory_gb=0.0001"])
+    err = capsys.readouterr().err
+    assert code == 2 and not (tmp_path / "run").exists()
+    assert err.count("\n") == 1 and "phases[1] (gncg): gncg keeps the graph of the residual" in err
+    assert "over max_memory_gb = 0.0001" in err
+
+
+def test_gncg_runs_in_float32(tmp_path):
+    overrides = ("points.interior=150", "model.depth=1", "model.width=10", "points.evaluation=400",
+                 "phases[0].iterations=100", "phases[1].optimizer=gncg", "phases[1].iterations=10",
+                 "phases[1].dtype=float32", "output.log_every=5")
+    result = pinnkit.solve(ROOT / "problems" / "poisson_accurate.toml", overrides, out=tmp_path / "run")
+    warm, final = _errors(result.run_dir)
+    assert result.status == "completed" and result.summary["dtype"] == "float32" and final < 0.1 * warm

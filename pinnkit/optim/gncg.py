@@ -5,8 +5,10 @@ The damped step d minimizes ||r + J d||^2 + lam ||d||^2. CGLS (conjugate gradien
 equations, in the form that applies J and J^T separately) solves it with one product J v and one product
 J^T u per iteration, both by autograd: J^T u is a backward pass through the graph of r, and J v is the
 derivative of the linear map u -> J^T u along v, a backward pass through that pass's graph. Memory is the
-graph of r and a few vectors of N and P entries, whatever N x P is. The damping follows the gain ratio
-actual / predicted reduction, as in `lm`.
+graph of r, the graph of its backward pass, and a few vectors of N and P entries, whatever N x P is:
+about GRAPH_FACTOR times what autograd keeps for one evaluation of r (measured: 4.0-4.2x on Kovasznay
+4 x 100 with 5,000 and 20,000 points, 6.2x on Burgers 8 x 20), refused before training above
+`max_memory_gb`. The damping follows the gain ratio actual / predicted reduction, as in `lm`.
 """
 from __future__ import annotations
 
@@ -17,9 +19,23 @@ import torch
 from pydantic import Field
 
 from .closures import ResidualClosure, as_residuals
-from .gauss_newton import GaussNewtonOptions, GaussNewtonPhase
+from .gauss_newton import GiB, GaussNewtonOptions, GaussNewtonPhase, MemoryBudgetError
 from .grid_search import try_step
 from .params import active, assign, box, flat, parameters
+from .phase import Sizes
+
+GRAPH_FACTOR = 6  # peak memory over one evaluation's saved tensors: r's graph, the backward graph, CG vectors
+
+
+def check_memory(sizes: Sizes, itemsize: int, max_gb: float) -> None:
+    """Refuse, in one line, a run whose graphs (`GRAPH_FACTOR` times one evaluation's) and vectors exceed `max_gb`."""
+    graph = sizes.graph_bytes * itemsize / 8
+    need = GRAPH_FACTOR * graph + itemsize * (8 * sizes.parameters + 4 * sizes.residuals)
+    if need > max_gb * GiB:
+        raise MemoryBudgetError(
+            f"gncg keeps the graph of the residual ({graph / GiB:.2f} GiB for one evaluation) and that of its "
+            f"backward pass: about {need / GiB:.2f} GiB, over max_memory_gb = {max_gb:g}; use fewer collocation "
+            f"points or a smaller network")
 
 
 class JacobianProducts:
@@ -151,12 +167,16 @@ class GNCGOptions(GaussNewtonOptions):
     cg_tol: float = Field(1e-6, ge=0, lt=1, description="stop CGLS when the normal-equation residual falls "
                                                         "below this fraction of its start")
     max_trials: int = Field(10, gt=0, le=100, description="damped steps tried per iteration")
+    max_memory_gb: float = Field(8.0, gt=0, le=2**20, description="refuse a run whose graphs would exceed this")
 
 
 class GNCGPhase(GaussNewtonPhase):
-    """`optimizer = "gncg"`: `GaussNewtonCG`, float64 by default; no Jacobian, so no memory guard beyond r's graph."""
+    """`optimizer = "gncg"`: `GaussNewtonCG`, float64 by default; memory grows with the graph of r, not N x P."""
 
     Options = GNCGOptions
+
+    def validate(self, sizes: Sizes) -> None:
+        check_memory(sizes, 4 if self.options.dtype == "float32" else 8, self.options.max_memory_gb)
 
     def make_optimizer(self, groups: list[dict]) -> GaussNewtonCG:
         o = self.options

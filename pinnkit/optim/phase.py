@@ -71,6 +71,7 @@ class Sizes:
     residuals: int  # entries of the residual vector r
     parameters: int  # trainable entries (network weights and PDE parameters)
     taps: bool  # whether the objective shows the calls of its linear layers (`closures.LayerTaps`)
+    graph_bytes: int = 0  # what autograd keeps for one evaluation of r in float64 (the backward pass's inputs)
 
 
 @dataclass
@@ -240,7 +241,19 @@ def run_phase(phase: Phase, groups: list[dict], objective: ObjectiveView, monito
 
 def _result(monitor: Monitor, status: str, message: str, loss: torch.Tensor, phase: Phase,
             redraws: int) -> PhaseResult:
-    """The phase's result; a phase that restarts at redraws says how often it did."""
+    """The phase's result; a phase that restarts at redraws says how often it did, and one that converged
+    with budget left says how much (its tolerances, not its budget, ended it)."""
     if redraws and phase.redraws == "restart":
         message += f" (restarted at each of {redraws} point redraws: its state does not carry over)"
+    if status == "converged":
+        message += f" ({_unused(monitor)})"
     return monitor.result(status, message, float(loss))
+
+
+def _unused(monitor: Monitor) -> str:
+    """What a phase that ended early leaves of its budget."""
+    o = monitor.options
+    left = [f"{o.iterations - monitor.iterations:,} of {o.iterations:,} iterations"]
+    if o.max_seconds is not None:
+        left.append(f"{max(o.max_seconds - monitor.seconds, 0):.0f} of {o.max_seconds:g} s")
+    return f"budget left: {', '.join(left)}"
