@@ -1,23 +1,41 @@
-"""pinnkit: physics-informed neural networks on PyTorch, from a TOML file or from Python."""
+"""pinnkit: physics-informed neural networks on PyTorch, from a TOML file or from Python.
+
+The public names load on first use (PEP 562), so `import pinnkit` is quick and `python -m pinnkit`
+can answer a Ctrl-C that lands while torch is still importing with one line.
+"""
+from importlib import import_module
+from typing import Any
+
 from .version import __version__
 
-from .api import Result, resume, solve
-from .conditions import Dirichlet, Initial, Neumann, Observation, Periodic
-from .config import Config, ConfigError
-from .geometry import Box, Interval, Polygon, Rectangle, TimeInterval
-from .problem import Problem
-from .run import RunError, Solution, load
-from .sweeps import plot_sweep, sweep
+EXPORTS = {  # public name -> the module that defines it
+    "Result": "api", "resume": "api", "solve": "api",
+    "Dirichlet": "conditions", "Initial": "conditions", "Neumann": "conditions", "Observation": "conditions",
+    "Periodic": "conditions",
+    "Config": "config", "ConfigError": "config",
+    "Box": "geometry", "Interval": "geometry", "Polygon": "geometry", "Rectangle": "geometry",
+    "TimeInterval": "geometry",
+    "Problem": "problem", "ProblemError": "problem",
+    "RunError": "run", "Solution": "run", "load": "run",
+    "plot_sweep": "sweeps", "sweep": "sweeps",
+    "export": "viz", "plot": "viz",
+}
 
-__all__ = ["__version__", "Box", "Config", "ConfigError", "Dirichlet", "Initial", "Interval", "Neumann", "Observation",
-           "Periodic", "Polygon", "Problem", "Rectangle", "Result", "RunError", "Solution", "TimeInterval", "load",
-           "plot_sweep", "resume", "solve", "sweep", "export", "plot"]
+__all__ = ["__version__", *EXPORTS]
 
 
-def __getattr__(name: str):
-    """`plot` and `export` (pinnkit.viz) import matplotlib and pyvista on first use, not at `import pinnkit`."""
-    if name in ("plot", "export"):
-        from . import viz
+def __getattr__(name: str) -> Any:
+    """A public name from its module, or a submodule (`pinnkit.config`), imported on first use."""
+    if name in EXPORTS:
+        value = getattr(import_module(f".{EXPORTS[name]}", __name__), name)
+    else:
+        try:
+            value = import_module(f".{name}", __name__)
+        except ModuleNotFoundError:
+            raise AttributeError(f"module 'pinnkit' has no attribute {name!r}") from None
+    globals()[name] = value
+    return value
 
-        return getattr(viz, name)
-    raise AttributeError(f"module 'pinnkit' has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -48,8 +48,8 @@ def resume(run_dir: Union[str, Path], quiet: bool = True, plots: bool = False) -
     For Adam, AdaHessian and the native L-BFGS the result is the one the run would have reached
     without the stop; a SciPy L-BFGS-B phase restarts from the checkpointed weights (its message says so).
     """
-    cfg, state = checkpoint.open_run(run_dir)
-    return _plotted(_train(build(cfg), RunWriter(Path(run_dir)), quiet, state), plots)
+    cfg, state, source = checkpoint.open_run(run_dir)
+    return _plotted(_train(build(cfg, source), RunWriter(Path(run_dir)), quiet, state), plots)
 
 
 def _train(setup: Setup, writer: RunWriter, quiet: bool, state: Optional[dict] = None) -> Result:
@@ -67,7 +67,10 @@ def _plotted(result: Result, plots: bool) -> Result:
         from .viz import plot  # here: matplotlib and pyvista load only when plotting
 
         try:
-            plot(result.run_dir)
+            plot(result.solution)
+        except KeyboardInterrupt:
+            raise KeyboardInterrupt(f"while drawing the figures; the run is complete in {result.run_dir} "
+                                    f"(pinnkit plot draws them)") from None
         except Exception as err:  # any failure of the figures: the run stands, the message says what broke
             first = str(err).strip().splitlines()[:1]
             result.plot_error = f"{type(err).__name__}: {first[0] if first else ''}"

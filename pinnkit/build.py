@@ -9,14 +9,17 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
 
 import numpy as np
 import torch
 
+from . import sizing
 from .adaptive import resample
 from .config import Config, ConfigError
 from .conditions import Condition, Observation
+from .geometry import Domain
 from .loss import Objective, TermGroup
 from .metrics import ReferenceSet, reference_set
 from .nets import MLP, Constrained, LinearTaps, layer_taps
@@ -26,6 +29,7 @@ from .pdes import resolve
 from .problem import Problem, ProblemError
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
+MIN_PER_AXIS = 4  # evaluation grid points per axis below which a rel L2 error measures the corners only
 
 
 @dataclass
@@ -79,10 +83,11 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def make_problem(config: Config) -> Problem:
-    """Instantiate the configured problem class with the configured parameters."""
+def make_problem(config: Config, source: Optional[Path] = None) -> Problem:
+    """Instantiate the configured problem class with the configured parameters (`source`: a copy of the
+    problem's file to import instead of the named one)."""
     try:
-        cls = resolve(config.problem.name)
+        cls = resolve(config.problem.name, source)
     except ValueError as err:
         raise ConfigError(f"problem.name: {err}") from None
     try:
@@ -147,7 +152,7 @@ def make_groups(config: Config, problem: Problem, domain) -> list[TermGroup]:
                         derivatives=tuple(problem.derivatives), residuals=lambda d, batch: problem.residuals(d),
                         owner=type(problem).__name__, adaptive=True)]
     skip = problem.hard_constrained if config.model.hard_constraints else ()
-    for cond in list(_user_call(problem, problem.conditions)) + make_observations(config, problem):
+    for cond in user_conditions(problem) + make_observations(config, problem):
         try:
             cond.check(domain, problem.coords, problem.fields)
         except ValueError as err:
@@ -158,12 +163,41 @@ def make_groups(config: Config, problem: Problem, domain) -> list[TermGroup]:
     return groups
 
 
+def user_conditions(problem: Problem) -> list[Condition]:
+    """The problem's `conditions()`, checked to be a list of conditions."""
+    found = _user_call(problem, problem.conditions)
+    if not isinstance(found, (list, tuple)) or not all(isinstance(c, Condition) for c in found):
+        got = type(found).__name__ if not isinstance(found, (list, tuple)) else \
+            f"a {type(found).__name__} holding {', '.join(sorted({type(c).__name__ for c in found}))}"
+        raise ProblemError(f"{type(problem).__name__}.conditions() must return a list of conditions (Dirichlet, "
+                           f"Neumann, Periodic, Initial, ...), got {got}")
+    return list(found)
+
+
+def user_domain(problem: Problem) -> Domain:
+    """The problem's `domain()`, checked to be a domain with one dimension per coordinate."""
+    domain = _user_call(problem, problem.domain)
+    name = type(problem).__name__
+    if not isinstance(domain, Domain):
+        raise ProblemError(f"{name}.domain() must return a domain (Interval, Rectangle, Box, Polygon, or one of "
+                           f"them times a TimeInterval), got {type(domain).__name__}")
+    if domain.dim != len(problem.coords):
+        raise ProblemError(f"{name}: domain has {domain.dim} dimensions but coords are {problem.coords}")
+    return domain
+
+
 def _user_call(problem: Problem, method: Callable[[], Any]) -> Any:
     """Call one of the problem's own methods; its error becomes a ProblemError naming the problem and the method."""
     try:
         return method()
     except Exception as err:  # a user's code: report it in one line
-        raise ProblemError(f"{type(problem).__name__}.{method.__name__}() failed: {type(err).__name__}: {err}") from None
+        raise ProblemError(f"{type(problem).__name__}.{method.__name__}() failed: {_one_line(err)}") from None
+
+
+def _one_line(err: Exception) -> str:
+    """An exception as `Type: first line of its message`."""
+    lines = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {lines[0] if lines else ''}"
 
 
 @contextmanager
@@ -213,8 +247,9 @@ def _group_residuals(objective: Objective, problem: Problem, g: TermGroup) -> An
         d = objective.engine(objective.model, g.batch["points"], problem.coords, problem.fields,
                              g.derivatives, g.owner)
         return g.residuals(d, g.batch)
-    except (AttributeError, KeyError, ValueError, RuntimeError, TypeError) as err:
-        raise ProblemError(f"{type(problem).__name__}: evaluating the residuals of {g.owner} failed: {err}") from None
+    except Exception as err:  # a user's code (residuals, a condition's value): report it in one line
+        raise ProblemError(f"{type(problem).__name__}: evaluating the residuals of {g.owner} failed: "
+                           f"{_one_line(err)}") from None
 
 
 def check_phases(config: Config, sizes: Sizes) -> None:
@@ -226,14 +261,17 @@ def check_phases(config: Config, sizes: Sizes) -> None:
             raise ProblemError(f"phases[{i}] ({options.optimizer}): {err}") from None
 
 
-def build(config: Config) -> Setup:
-    """Everything the trainer needs, checked, on the configured device (float64 until a phase casts)."""
+def build(config: Config, source: Optional[Path] = None) -> Setup:
+    """Everything the trainer needs, checked, on the configured device (float64 until a phase casts).
+    `source`: a copy of the problem's file to import instead of the named one (a resumed run's)."""
     device = resolve_device(config.device)
-    problem = make_problem(config)
-    domain = _user_call(problem, problem.domain)
-    if domain.dim != len(problem.coords):
-        raise ProblemError(f"{type(problem).__name__}: domain has {domain.dim} dimensions "
-                           f"but coords are {problem.coords}")
+    problem = make_problem(config, source)
+    domain = user_domain(problem)
+    sizing.check(config, len(problem.coords), len(problem.fields))
+    if problem.has("reference") and config.points.evaluation < MIN_PER_AXIS ** domain.dim:
+        raise ConfigError(f"points.evaluation: {config.points.evaluation} points make a grid of fewer than "
+                          f"{MIN_PER_AXIS} per axis on this {domain.dim}-dimensional domain; use at least "
+                          f"{MIN_PER_AXIS ** domain.dim}")
     model = make_model(config, problem, domain).to(device)
     objective = Objective(model, make_groups(config, problem, domain), problem.coords, problem.fields,
                           config.loss.weights, make_engine(config, compile=False))  # eager for the checks

@@ -24,10 +24,12 @@ from typing import Any, Optional, Union
 
 import numpy as np
 import torch
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .build import Setup
-from .config import Config, ConfigError, load as load_config
-from .run import RunError, read_torch, save_torch
+from .config import Config, ConfigError, first_difference, load as load_config
+from .pdes import source_file
+from .run import SOURCE, RunError, read_torch, save_torch
 
 FILE = "checkpoint.pt"
 FORMAT = 2  # 2: phase state under progress["state"], parameters as float64 masters
@@ -82,8 +84,10 @@ def read(run_dir: Path) -> dict[str, Any]:
     return state
 
 
-def open_run(run_dir: Union[str, Path]) -> tuple[Config, dict[str, Any]]:
-    """The config and checkpoint of a run folder that can be resumed; anything else is one clear RunError."""
+def open_run(run_dir: Union[str, Path]) -> tuple[Config, dict[str, Any], Optional[Path]]:
+    """The config, checkpoint and problem source (the copy of a user's problem file the run keeps, or None)
+    of a run folder that can be resumed; anything else is one clear RunError. A user's problem file that
+    changed since the run started is refused: the run would go on with another equation."""
     path = Path(run_dir)
     if not path.is_dir():
         raise RunError(f"{path}: no such run folder")
@@ -102,20 +106,88 @@ def open_run(run_dir: Union[str, Path]) -> tuple[Config, dict[str, Any]]:
     if then != config:
         raise RunError(f"{path / 'config.toml'}: differs from the config the checkpoint was written with "
                        f"({first_difference(config.model_dump(), then.model_dump())})")
-    return config, state
+    check(state, config, path / FILE)
+    return config, state, kept_source(path, config)
 
 
-def first_difference(now: Any, then: Any, where: str = "") -> str:
-    """`key.path: NOW, was THEN` for the first value that differs between two dumped configs."""
-    if isinstance(now, dict) and isinstance(then, dict):
-        for key in list(now) + [k for k in then if k not in now]:
-            if now.get(key) != then.get(key):
-                return first_difference(now.get(key), then.get(key), f"{where}.{key}" if where else str(key))
-    if isinstance(now, list) and isinstance(then, list) and len(now) == len(then):
-        for i, (a, b) in enumerate(zip(now, then)):
-            if a != b:
-                return first_difference(a, b, f"{where}[{i}]")
-    return f"{where}: {now!r}, was {then!r}"
+def kept_source(path: Path, config: Config) -> Optional[Path]:
+    """The run's copy of its problem file, refused if the original exists and differs from it."""
+    copy, original = path / SOURCE, source_file(config.problem.name)
+    if original is None or not copy.is_file():
+        return None
+    if original.is_file() and original.read_bytes() != copy.read_bytes():
+        raise RunError(f"{original}: changed since the run started (the run keeps the file it started with as "
+                       f"{copy}); put that version back to resume, or start a new run")
+    return copy
+
+
+class _Progress(BaseModel):
+    iterations: int = Field(ge=0)
+    evaluations: int = Field(ge=0)
+    seconds: float = Field(ge=0)
+    state: Optional[dict] = None
+
+
+class _Result(BaseModel):
+    optimizer: str
+    status: str
+    message: str
+    iterations: int = Field(ge=0)
+    evaluations: int = Field(ge=0)
+    loss: float
+    seconds: float = Field(ge=0)
+
+
+class _Position(BaseModel):
+    """The trainer's part of a checkpoint, as `Trainer.position` writes it."""
+
+    model_config = ConfigDict(extra="ignore", arbitrary_types_allowed=True)
+
+    phase: int = Field(ge=0)
+    progress: _Progress
+    step: int = Field(ge=0)
+    results: list[_Result]
+    history_rows: int = Field(ge=0)
+    seconds: float = Field(ge=0)
+    last: dict[str, dict[str, float]]
+    snapshot: Optional[dict]
+    resumed: list[int]
+
+
+def check(state: dict[str, Any], config: Config, file: Path) -> None:
+    """Refuse, in one RunError naming `file`, a checkpoint whose fields do not fit each other or the config:
+    it was damaged or edited by hand, and using it would lose or invent history."""
+    try:
+        position = _Position.model_validate(state)
+    except ValidationError as err:
+        first = err.errors()[0]
+        raise RunError(f"{file}: {'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+    phases, done, progress = config.phases, position.results, position.progress
+    iterations = sum(r.iterations for r in done)
+    budget = phases[position.phase].iterations if position.phase < len(phases) else 0
+    problems = [
+        (position.phase > len(phases), f"phase {position.phase} of a run with {len(phases)} phases"),
+        (len(done) != position.phase, f"{len(done)} phase results before phase {position.phase}"),
+        (any(r.optimizer != p.optimizer for r, p in zip(done, phases)), "results of other optimizers"),
+        (position.step != iterations, f"step {position.step} after {iterations} iterations"),
+        (progress.iterations > budget, f"iteration {progress.iterations} of a phase of {budget}"),
+        (not _rng_fits(state["rng"]), "a random generator state this torch and numpy cannot take"),
+    ]
+    for wrong, what in problems:
+        if wrong:
+            raise RunError(f"{file}: does not fit its run ({what}); it was damaged or edited")
+
+
+def _rng_fits(rng: Any) -> bool:
+    """Whether the checkpointed torch and numpy generator states can be restored."""
+    if not isinstance(rng, dict) or not torch.is_tensor(rng.get("torch")):
+        return False
+    fits = rng["torch"].dtype == torch.uint8 and rng["torch"].shape == torch.get_rng_state().shape
+    try:
+        np.random.default_rng().bit_generator.state = rng.get("numpy")
+    except (TypeError, ValueError, KeyError):
+        return False
+    return bool(fits)
 
 
 def _status(path: Path) -> Optional[str]:

@@ -22,6 +22,10 @@ from .sweeps import cli as sweeps_cli
 from .version import __version__
 
 
+TRUST = "open a run whose problem is Python code of its own (which opening it runs)"
+MAX_RESOLUTION = 4096  # grid points per axis of an export
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pinnkit", description="Physics-informed neural network solver.")
     parser.add_argument("--version", action="version", version=f"pinnkit {__version__}")
@@ -37,9 +41,11 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("plot", help="draw a run's figures into RUN_DIR/plots")
     p.add_argument("run_dir", help="a run folder")
     p.add_argument("--animate", action="store_true", help="also a GIF of the first field over time (unsteady runs)")
+    p.add_argument("--trust-code", action="store_true", help=TRUST)
     e = sub.add_parser("export", help="write a run's fields on a regular grid as VTK into RUN_DIR/vtk")
     e.add_argument("run_dir", help="a run folder")
     e.add_argument("--resolution", type=int, default=64, help="grid points per spatial axis (default 64)")
+    e.add_argument("--trust-code", action="store_true", help=TRUST)
     sub.add_parser("list", help="list the shipped problem cases")
     sweeps_cli.add_parsers(sub)
     return parser
@@ -67,7 +73,7 @@ def _solve(args: argparse.Namespace) -> int:
 def _plot(args: argparse.Namespace) -> int:
     from . import viz  # here: matplotlib and pyvista load only for the commands that draw
 
-    paths = viz.plot(args.run_dir, animate=args.animate)
+    paths = viz.plot(args.run_dir, animate=args.animate, trust_code=args.trust_code)
     print(f"{len(paths)} files written to {Path(args.run_dir) / 'plots'}")
     return 0
 
@@ -75,9 +81,9 @@ def _plot(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from . import viz
 
-    if args.resolution < 2:
-        raise ConfigError(f"--resolution: must be at least 2, got {args.resolution}")
-    paths = viz.export(args.run_dir, resolution=args.resolution)
+    if not 2 <= args.resolution <= MAX_RESOLUTION:
+        raise ConfigError(f"--resolution: must be between 2 and {MAX_RESOLUTION}, got {args.resolution}")
+    paths = viz.export(args.run_dir, resolution=args.resolution, trust_code=args.trust_code)
     print(f"{len(paths)} files written to {Path(args.run_dir) / 'vtk'} (open {paths[-1].name} in ParaView)")
     return 0
 
@@ -105,5 +111,8 @@ def _run(args: argparse.Namespace) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as err:  # a second Ctrl-C, or one before training started
-        print(f"interrupted: {err or 'before training started, nothing written'}", file=sys.stderr)
+        print(f"interrupted: {str(err) or 'before training started, nothing written'}", file=sys.stderr)
         return exit_code("SIGINT")
+    except OSError as err:  # a full disk or a folder taken away while writing: the last checkpoint stays whole
+        print(f"error: cannot write {err.filename or 'the run folder'}: {err.strerror or err}", file=sys.stderr)
+        return 1

@@ -6,6 +6,7 @@ field name. Without `field`, a scalar or callable value applies to every field.
 """
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
@@ -206,6 +207,15 @@ class Observation(Condition):
         values = {f: columns[f] + noise * np.std(columns[f]) * rng.standard_normal(len(columns[f])) for f in observed}
         return cls(np.stack([columns[c] for c in coords], axis=1), values, name)
 
+    def check(self, domain: Any, coords: Sequence[str], fields: Sequence[str]) -> None:
+        """Fields known, and every point in the domain (within 1% of its extent: data carry rounding)."""
+        super().check(domain, coords, fields)
+        tol = 0.01 * float(np.max(np.asarray(domain.upper) - np.asarray(domain.lower)))
+        outside = int(np.sum(~domain.inside(self.points, tol=tol)))
+        if outside:
+            raise ValueError(f"condition {self.name!r}: {outside} of {len(self.points)} observation points lie "
+                             f"outside the domain")
+
     def sample(self, domain: Any, n: int, sampler: str, rng: np.random.Generator) -> dict[str, np.ndarray]:
         return {"points": self.points, **{f"target_{f}": v for f, v in self.data.items()}}
 
@@ -218,20 +228,38 @@ def _read_columns(path: Path) -> dict[str, np.ndarray]:
     if path.suffix not in (".npz", ".csv"):
         raise ValueError(f"{path}: observations must be a .npz or .csv file")
     try:
-        if path.suffix == ".npz":
-            with np.load(path) as archive:
-                columns = {k: np.asarray(archive[k], dtype=np.float64).reshape(-1) for k in archive.files}
-        else:
-            header = path.read_text().split("\n", 1)[0]
-            table = np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2)
-            names = [h.strip() for h in header.split(",")]
-            if table.shape[1] != len(names):
-                raise ValueError(f"{len(names)} names in the header but {table.shape[1]} values a row")
-            columns = {k: table[:, j] for j, k in enumerate(names)}
+        columns = _npz_columns(path) if path.suffix == ".npz" else _csv_columns(path)
     except FileNotFoundError:
         raise ValueError(f"{path}: no such observation file") from None
-    except (OSError, ValueError) as err:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
         raise ValueError(f"{path}: cannot read observations: {err}") from None
     if len({len(c) for c in columns.values()}) > 1 or not columns or not len(next(iter(columns.values()))):
         raise ValueError(f"{path}: columns must be non-empty and of equal length")
     return columns
+
+
+def _npz_columns(path: Path) -> dict[str, np.ndarray]:
+    """One real column per array of a `.npz`: each array holds one value per row, (n,) or (n, 1)."""
+    columns = {}
+    with np.load(path) as archive:
+        for key in archive.files:
+            array = archive[key]
+            if array.ndim > 2 or (array.ndim == 2 and array.shape[1] != 1):
+                raise ValueError(f"array {key!r} has shape {array.shape}, expected one value per row")
+            if not np.isrealobj(array) or array.dtype.kind not in "biuf":
+                raise ValueError(f"array {key!r} holds {array.dtype} values, expected real numbers")
+            columns[key] = array.astype(np.float64).reshape(-1)
+    return columns
+
+
+def _csv_columns(path: Path) -> dict[str, np.ndarray]:
+    """The named columns of a `.csv` with one header row (a UTF-8 byte-order mark allowed)."""
+    with open(path, encoding="utf-8-sig") as f:
+        names = [h.strip() for h in f.readline().split(",")]
+        table = np.loadtxt(f, delimiter=",", ndmin=2)
+    duplicate = sorted({n for n in names if names.count(n) > 1})
+    if duplicate:
+        raise ValueError(f"column {duplicate[0]!r} appears twice in the header")
+    if table.shape[1] != len(names):
+        raise ValueError(f"{len(names)} names in the header but {table.shape[1]} values a row")
+    return {k: table[:, j] for j, k in enumerate(names)}

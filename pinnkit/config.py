@@ -66,18 +66,18 @@ class DataSection(_Section):
 
 
 class PointsSection(_Section):
-    interior: int = Field(10000, gt=0)
-    boundary: int = Field(200, gt=0)
-    initial: int = Field(200, gt=0)
+    interior: int = Field(10000, gt=0, le=10**9)
+    boundary: int = Field(200, gt=0, le=10**9)
+    initial: int = Field(200, gt=0, le=10**9)
     sampler: Literal["sobol", "lhs", "uniform"] = "sobol"
-    evaluation: int = Field(10000, gt=0, description="fixed grid for the reference error")
+    evaluation: int = Field(10000, ge=16, le=10**9, description="fixed grid for the reference error")
 
 
 class ModelSection(_Section):
-    width: int = Field(20, gt=0)
-    depth: int = Field(4, gt=0, description="number of hidden layers")
+    width: int = Field(20, gt=0, le=2**16)
+    depth: int = Field(4, gt=0, le=1000, description="number of hidden layers")
     activation: Literal["tanh", "sin", "gelu", "silu"] = "tanh"
-    fourier_features: int = Field(0, ge=0, description="random Fourier features (0: none)")
+    fourier_features: int = Field(0, ge=0, le=2**16, description="random Fourier features (0: none)")
     fourier_scale: float = Field(1.0, gt=0)
     hard_constraints: bool = Field(False, description="impose the problem's exact conditions by an output transform")
     engine: Literal["autograd", "jet"] = Field("jet", description="derivatives: nested autograd, or forward jets "
@@ -119,7 +119,9 @@ PhaseConfig = Annotated[Union[tuple(cls.Options for cls in PHASES.values())], Fi
 
 
 class Config(_Section):
-    seed: int = Field(0, ge=0)
+    seed: int = Field(0, ge=0, lt=2**63)
+    max_memory_gb: float = Field(16.0, gt=0, description="refuse, before allocating, a problem whose points, "
+                                 "network and one evaluation would need more memory than this")
     device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$")
     dtype: Literal["float32", "float64"] = "float32"
     problem: ProblemSection
@@ -168,6 +170,8 @@ def load(source: Union[str, Path, dict], overrides: tuple[str, ...] = ()) -> Con
         return Config.model_validate(raw)
     except ValidationError as err:
         raise ConfigError(f"{where}: {describe(err.errors()[0])}") from None
+    except RecursionError:
+        raise ConfigError(f"{where}: tables or arrays nested too deeply") from None
 
 
 def _read(path: Path) -> dict:
@@ -180,6 +184,10 @@ def _read(path: Path) -> dict:
         raise ConfigError(f"{path}: is a directory, expected a TOML file") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise ConfigError(f"{path}: invalid TOML: {err}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: invalid TOML: tables or arrays nested too deeply") from None
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot be read ({err.strerror})") from None
 
 
 def _anchor_paths(raw: dict, base: Path) -> None:
@@ -213,7 +221,7 @@ def _parse_value(text: str) -> Any:
     """A TOML value (`1e-3`, `true`, `[1, 2]`, `"a"`); a bare word stays a string."""
     try:
         return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
+    except (tomllib.TOMLDecodeError, RecursionError):
         return text
 
 
@@ -317,3 +325,16 @@ def _show(value: Any) -> str:
         return str(value)
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def first_difference(now: Any, then: Any, where: str = "") -> str:
+    """`key.path: NOW, was THEN` for the first value that differs between two dumped configs."""
+    if isinstance(now, dict) and isinstance(then, dict):
+        for key in list(now) + [k for k in then if k not in now]:
+            if now.get(key) != then.get(key):
+                return first_difference(now.get(key), then.get(key), f"{where}.{key}" if where else str(key))
+    if isinstance(now, list) and isinstance(then, list) and len(now) == len(then):
+        for i, (a, b) in enumerate(zip(now, then)):
+            if a != b:
+                return first_difference(a, b, f"{where}[{i}]")
+    return f"{where}: {now!r}, was {then!r}"

@@ -44,6 +44,7 @@ class Problem:
         self.bounds: dict[str, tuple[float, float]] = {}
         self.true: dict[str, float] = {}
         self.device, self.dtype = torch.device("cpu"), torch.float64
+        self._check_declarations()
         self._check_names()
         given = dict(parameters or {})
         unknown = set(given) - set(self.parameters)
@@ -52,6 +53,16 @@ class Problem:
                            f"(valid: {', '.join(self.parameters) or 'none'})")
         for name, default in self.parameters.items():
             self._set(name, given.get(name, default))
+
+    def _check_declarations(self) -> None:
+        """`coords` and `fields`: non-empty sequences of distinct names; `derivatives`: names; else ProblemError."""
+        name = type(self).__name__
+        for attr in ("coords", "fields", "derivatives"):
+            value = getattr(self, attr)
+            names = isinstance(value, (tuple, list)) and all(isinstance(v, str) and v.isidentifier() for v in value)
+            if not names or len(set(value)) != len(value) or (attr != "derivatives" and not value):
+                raise ProblemError(f"{name}.{attr} must be a {'' if attr == 'derivatives' else 'non-empty '}tuple "
+                                   f"of distinct names, got {value!r}")
 
     def _check_names(self) -> None:
         """A parameter named like an attribute or method of the problem would be shadowed by it: refuse."""

@@ -16,6 +16,7 @@ import csv
 import io
 import json
 import os
+import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,9 +26,11 @@ import numpy as np
 import torch
 
 from .build import make_model, make_problem
+from .pdes import source_file
 from .config import Config, ConfigError, load as load_config
 
 FILES = ("config.toml", "history.csv", "model.pt", "summary.json")
+SOURCE = "problem.py"  # a copy of the user's problem file, for runs whose problem is one
 
 
 class RunError(ValueError):
@@ -36,9 +39,14 @@ class RunError(ValueError):
 
 @contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
-    """A temporary path beside `path` to write to: once written it is fsynced and renamed onto `path`, so
-    readers see the old file or the whole new one; if writing fails it is removed."""
-    tmp = path.with_name(f".{path.name}.tmp")
+    """A new temporary file beside `path` to write to: once written it is fsynced and renamed onto `path`, so
+    readers see the old file or the whole new one; if writing fails it is removed. The temporary file is
+    created exclusively under a fresh name, so a file or link planted in the folder is never written through,
+    and the rename replaces a link at `path` itself rather than its target."""
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
+    os.chmod(tmp, _file_mode())  # mkstemp's 0600 would make run files private
     try:
         yield tmp
         fd = os.open(tmp, os.O_RDONLY)
@@ -50,6 +58,13 @@ def atomic_path(path: Path) -> Iterator[Path]:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _file_mode() -> int:
+    """The permissions a new file gets under the process's umask (which can only be read by setting it)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -88,24 +103,42 @@ def case_name(problem_name: str) -> str:
     return problem_name.rsplit(":", 1)[-1].rsplit(".", 1)[-1].lower()
 
 
+MAX_SAME_NAME = 1000  # run folders of one case started in the same second
+
+
 def new_run_dir(config: Config, out: Optional[Union[str, Path]] = None) -> Path:
-    """Create the run folder: `out` if given (it must be new or empty), else `<output.dir>/<case>-<time>`."""
+    """Create the run folder: `out` if given (it must be new or empty), else `<output.dir>/<case>-<time>`.
+    A path that cannot be a folder (a file, a dangling link, read-only, a full disk) is a ConfigError."""
     if out is not None:
         path = Path(out)
-        if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        if path.is_dir() and any(path.iterdir()):
             raise ConfigError(f"--out {path}: exists and is not an empty folder")
-        path.mkdir(parents=True, exist_ok=True)
+        make_folder(path, "--out")
         return path
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    base = Path(config.output.dir) / f"{case_name(config.problem.name)}-{stamp}"
-    path, k = base, 1
-    while True:
+    parent = Path(config.output.dir)
+    make_folder(parent, "output.dir")
+    base = f"{case_name(config.problem.name)}-{time.strftime('%Y%m%d-%H%M%S')}"
+    for k in range(1, MAX_SAME_NAME + 1):
+        path = parent / (base if k == 1 else f"{base}-{k}")
         try:
-            path.mkdir(parents=True)
+            path.mkdir()
             return path
         except FileExistsError:
-            k += 1
-            path = base.with_name(f"{base.name}-{k}")
+            continue
+        except OSError as err:
+            raise ConfigError(f"output.dir {parent}: cannot create a run folder in it ({err.strerror})") from None
+    raise ConfigError(f"output.dir {parent}: {MAX_SAME_NAME} run folders named {base}* exist already")
+
+
+def make_folder(path: Path, key: str) -> None:
+    """Create `path` and its parents (fine if it is a folder already); anything else is a ConfigError naming `key`."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        what = "a dangling symbolic link" if path.is_symlink() else "a file, not a folder"
+        raise ConfigError(f"{key} {path}: is {what}") from None
+    except OSError as err:
+        raise ConfigError(f"{key} {path}: cannot create the folder ({err.strerror})") from None
 
 
 class RunWriter:
@@ -121,6 +154,8 @@ class RunWriter:
         self.rows = 0  # history rows written so far
         if config is not None:
             write_atomic(path / "config.toml", config.to_toml().encode())
+            if (file := source_file(config.problem.name)) is not None:
+                write_atomic(path / SOURCE, file.read_bytes())
 
     def history(self, row: Mapping[str, Any]) -> None:
         """Append one history row (the first row fixes the columns)."""
@@ -189,8 +224,13 @@ class Solution:
         return {f: out[:, i] for i, f in enumerate(self.fields)}
 
 
-def load(run_dir: Union[str, Path], device: str = "cpu") -> Solution:
-    """Rebuild a trained run from its folder (`config.toml` + `model.pt`); a bad folder or file is a RunError."""
+def load(run_dir: Union[str, Path], device: str = "cpu", trust_code: bool = False) -> Solution:
+    """Rebuild a trained run from its folder (`config.toml` + `model.pt`); a bad folder or file is a RunError.
+
+    A run whose problem is Python code of its own (a `file.py:Class` or `module:Class` problem) runs that
+    code when opened, so it opens only with `trust_code=True`, as `torch.load(weights_only=True)` refuses
+    pickled code; it imports the copy of the file the run keeps (`problem.py`), so a moved or shared
+    folder opens too. The shipped problems need no trust."""
     path = Path(run_dir)
     if not path.is_dir():
         raise RunError(f"{path}: no such run folder")
@@ -198,9 +238,13 @@ def load(run_dir: Union[str, Path], device: str = "cpu") -> Solution:
         if not (path / name).is_file():
             raise RunError(f"{path}: not a complete run folder ({name} is missing)")
     config = load_config(path / "config.toml")
+    source = path / SOURCE if (path / SOURCE).is_file() else None
+    if ":" in config.problem.name and not trust_code:
+        raise RunError(f"{path}: its problem is Python code ({source or config.problem.name}) that opening the run "
+                       f"would run; open it with trust_code=True (command line: --trust-code) if you trust it")
+    problem = make_problem(config, source)
     state = read_torch(path / "model.pt", ("model", "parameters"), device)
     try:
-        problem = make_problem(config)
         model = make_model(config, problem, problem.domain())
         dtype = state["model"][next(iter(state["model"]))].dtype
         model.to(device, dtype).load_state_dict(state["model"])

@@ -18,7 +18,7 @@ from . import checkpoint
 from .build import DTYPES, Setup
 from .history import History
 from .interrupt import Signals
-from .optim import PHASES, Monitor, PhaseOptions, PhaseResult, Progress, run_phase
+from .optim import PHASES, Monitor, Phase, PhaseOptions, PhaseResult, Progress, run_phase
 from .run import RunWriter
 from .version import versions
 
@@ -74,7 +74,7 @@ class Trainer:
         return "completed", "all phases ran"
 
     def _phase(self, index: int, options: PhaseOptions, start: Progress) -> PhaseResult:
-        """Run phase `index` from `start`; its result, after the rollback a diverged or failed phase gets."""
+        """Run phase `index` from `start` in its dtype, with its progress bar; its result."""
         s = self.setup
         s.cast(DTYPES[options.dtype or s.config.dtype])
         phase = PHASES[options.optimizer](options)
@@ -84,7 +84,20 @@ class Trainer:
         log.info("phase %d (%s) starts at iteration %d, %s", index, options.optimizer, start.iterations,
                  str(s.dtype).replace("torch.", ""))
         self.history.begin(index, options, start.iterations)
-        if start.iterations == 0:
+        try:
+            result = self._guarded(index, phase, monitor)
+        finally:  # a second signal leaves no progress bar behind
+            self.history.end()
+        result.message += f" ({note})" if note else ""
+        log.info("phase %d (%s) %s after %d iterations, %d evaluations: %s", index, options.optimizer,
+                 result.status, result.iterations, result.evaluations, result.message)
+        return result
+
+    def _guarded(self, index: int, phase: Phase, monitor: Monitor) -> PhaseResult:
+        """The phase under the loop; an exception becomes a failed result, and a diverged or failed phase is
+        rolled back to the last finite history row."""
+        options, s = phase.options, self.setup
+        if monitor.iterations == 0:
             self._log(index, options, 0, 0)
         try:
             result = run_phase(phase, s.parameter_groups(), s.view(), monitor)
@@ -99,10 +112,6 @@ class Trainer:
             self.history.roll_back()
             if result.status == "diverged":
                 result.message = f"non-finite loss by iteration {result.iterations}; the last finite model was kept"
-        result.message += f" ({note})" if note else ""
-        self.history.end()
-        log.info("phase %d (%s) %s after %d iterations, %d evaluations: %s", index, options.optimizer,
-                 result.status, result.iterations, result.evaluations, result.message)
         return result
 
     def _after(self, index: int, monitor: Monitor, k: int, last: bool) -> Optional[str]:

@@ -288,7 +288,7 @@ def test_a_reformatted_config_still_resumes_and_a_changed_value_names_its_key(re
     rest = [line for line in lines if line not in top]
     (run / "config.toml").write_text("# edited by hand\n" + "\n".join(reversed(top)).replace(" = ", "=") + "\n\n"
                                      + "\n".join(rest) + "\n")
-    config, _ = checkpoint.open_run(run)
+    config, _, _ = checkpoint.open_run(run)
     assert config == pinnkit.load(reference.run_dir).config
     text = (run / "config.toml").read_text()
     (run / "config.toml").write_text(text.replace("iterations = 20", "iterations = 25"))

@@ -52,7 +52,7 @@ def test_trainable_parameter_table():
     ("problem.parameters.nu={init = 0.5, bounds = [0.0, 0.1]}", "init 0.5 lies outside bounds [0.0, 0.1]"),
     ("problem.parameters.nu={init = 0.5, bounds = [1.0, 0.1]}", "bounds must have low <= high"),
     ("points.initial=-1", "points.initial: must be > 0, got -1"),
-    ("points.evaluation=0", "points.evaluation: must be > 0, got 0"),
+    ("points.evaluation=0", "points.evaluation: must be >= 16, got 0"),
     ("phases[0].iterations=0", "phases[0].iterations: must be > 0, got 0"),
     ("phases[1].max_evaluations=0", "phases[1].max_evaluations: must be > 0, got 0"),
     ("phases[0].max_seconds=0.0", "phases[0].max_seconds: must be > 0.0, got 0.0"),

@@ -144,7 +144,7 @@ def test_memory_guard_refuses_in_one_line():
 
 def test_cli_exits_2_when_the_jacobian_would_not_fit(tmp_path, capsys):
     code = main(["solve", str(ROOT / "problems" / "poisson_accurate.toml"), "--quiet", "--out", str(tmp_path / "run"),
-                 "--set", "phases[1].max_memory_gb=0.001"])
+                 "--set", 'phases[1]={optimizer = "lm", iterations = 10}', "--set", "phases[1].max_memory_gb=0.001"])
     err = capsys.readouterr().err
     assert code == 2 and not (tmp_path / "run").exists()
     assert err.count("\n") == 1 and "phases[1] (lm)" in err and "over max_memory_gb = 0.001" in err
@@ -160,7 +160,7 @@ def _errors(run_dir):
 @pytest.mark.parametrize("optimizer", ["lm", "engd", "gncg"])
 def test_tiny_poisson_solve_goes_far_below_the_adam_start(optimizer, tmp_path):
     overrides = ("points.interior=150", "model.depth=1", "model.width=10", "points.evaluation=400",
-                 "phases[0].iterations=100", f"phases[1].optimizer={optimizer}", "phases[1].iterations=25",
+                 "phases[0].iterations=100", f'phases[1]={{optimizer = "{optimizer}", iterations = 25}}',
                  "output.log_every=25")
     result = pinnkit.solve(ROOT / "problems" / "poisson_accurate.toml", overrides, out=tmp_path / "run")
     warm, final = _errors(result.run_dir)
@@ -251,7 +251,7 @@ def test_gncg_damping_grows_on_rejected_steps_and_shrinks_on_good_ones():
 
 def test_cli_exits_2_when_gncg_graphs_would_not_fit(tmp_path, capsys):
     code = main(["solve", str(ROOT / "problems" / "poisson_accurate.toml"), "--quiet", "--out", str(tmp_path / "run"),
-                 "--set", "phases[1].optimizer=gncg", "--set", "phases[1].max_memory_gb=0.0001"])
+                 "--set", 'phases[1]={optimizer = "gncg", iterations = 10}', "--set", "phases[1].max_memory_gb=0.0001"])
     err = capsys.readouterr().err
     assert code == 2 and not (tmp_path / "run").exists()
     assert err.count("\n") == 1 and "phases[1] (gncg): gncg keeps the graph of the residual" in err
@@ -260,8 +260,8 @@ def test_cli_exits_2_when_gncg_graphs_would_not_fit(tmp_path, capsys):
 
 def test_gncg_runs_in_float32(tmp_path):
     overrides = ("points.interior=150", "model.depth=1", "model.width=10", "points.evaluation=400",
-                 "phases[0].iterations=100", "phases[1].optimizer=gncg", "phases[1].iterations=10",
-                 "phases[1].dtype=float32", "output.log_every=5")
+                 "phases[0].iterations=100", 'phases[1]={optimizer = "gncg", iterations = 10, dtype = "float32"}',
+                 "output.log_every=5")
     result = pinnkit.solve(ROOT / "problems" / "poisson_accurate.toml", overrides, out=tmp_path / "run")
     warm, final = _errors(result.run_dir)
     assert result.status == "completed" and result.summary["dtype"] == "float32" and final < 0.1 * warm

@@ -76,7 +76,7 @@ def test_kfac_continues_identically_from_its_state_dict():
 
 def _final_loss(optimizer: str, tmp_path: Path) -> tuple[float, float]:
     overrides = ("points.interior=150", "model.depth=1", "model.width=10", "points.evaluation=400", "model.engine=jet",
-                 "phases[0].iterations=100", f"phases[1].optimizer={optimizer}", "phases[1].iterations=20",
+                 "phases[0].iterations=100", f'phases[1]={{optimizer = "{optimizer}", iterations = 20}}',
                  "output.log_every=20")
     result = pinnkit.solve(ROOT / "problems" / "poisson_accurate.toml", overrides, out=tmp_path / optimizer, quiet=True)
     assert result.status == "completed"
@@ -99,7 +99,7 @@ def test_kfac_refuses_an_objective_that_shows_no_layers():
 
 def test_cli_exits_2_for_kfac_without_the_jet_engine(tmp_path, capsys):
     code = main(["solve", str(ROOT / "problems" / "poisson_accurate.toml"), "--quiet", "--out", str(tmp_path / "run"),
-                 "--set", "phases[1].optimizer=kfac"])
+                 "--set", 'phases[1]={optimizer = "kfac", iterations = 10}', "--set", "model.engine=autograd"])
     err = capsys.readouterr().err
     assert code == 2 and not (tmp_path / "run").exists()
     assert err.count("\n") == 1 and "phases[1] (kfac)" in err and 'model.engine = "jet"' in err

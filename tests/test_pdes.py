@@ -167,7 +167,7 @@ def test_periodic_needs_two_opposite_faces(domain, on):
         Periodic(on).check(domain, ("x", "y"), ("u",))
 
 
-TINY = ["points.interior=64", "points.boundary=16", "points.initial=16", "points.evaluation=200", "model.width=8",
+TINY = ["points.interior=64", "points.boundary=16", "points.initial=16", "points.evaluation=300", "model.width=8",
         "model.depth=2", "model.fourier_features=0", "model.compile=false", "output.log_every=1"]
 
 

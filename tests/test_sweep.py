@@ -141,14 +141,24 @@ def test_rerun_resumes_runs_only_unfinished_cases(local, tmp_path):
 
 
 @pytest.mark.parametrize("extra, force, left", [([], False, []), ([], True, NAMES),
-                                                (["phases[1].iterations=4"], False, NAMES)])
-def test_force_or_a_changed_config_runs_cases_again(local, extra, force, left):
+                                                (["phases[1].iterations=4"], True, NAMES)])
+def test_force_runs_cases_again(local, extra, force, left):
     from pinnkit.sweeps.runner import _plan
     from pinnkit.sweeps.worker import Task
 
     out = local[0]
     tasks = [Task(str(BURGERS), tuple(TINY + extra), c, str(out / c.name)) for c in expand(GRID)]
     assert [t.case.name for t in _plan(tasks, out / "results.csv", force)[2]] == left
+
+
+def test_a_changed_config_without_force_is_refused_naming_the_key(local):
+    from pinnkit.sweeps.runner import _plan
+    from pinnkit.sweeps.worker import Task
+
+    out = local[0]
+    tasks = [Task(str(BURGERS), tuple(TINY + ["phases[1].iterations=4"]), c, str(out / c.name)) for c in expand(GRID)]
+    with pytest.raises(ConfigError, match=r"completed with another config \(phases\[1\]\.iterations: 4, was "):
+        _plan(tasks, out / "results.csv", False)
 
 
 def test_dask_gives_the_same_table(local, tmp_path):

@@ -36,7 +36,7 @@ def cavity(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def beltrami(tmp_path_factory):
-    return _solve(tmp_path_factory, "beltrami", TINY)
+    return _solve(tmp_path_factory, "beltrami", TINY + ["points.evaluation=300"])  # 4 axes: at least 4^4
 
 
 @pytest.fixture(scope="module")

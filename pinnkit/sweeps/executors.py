@@ -85,7 +85,7 @@ class Dask:
         own, local = self.client is None, self.client is None and not self.scheduler
         client = self.client if not own else (
             distributed.Client(n_workers=self.workers, threads_per_worker=1) if local else
-            distributed.Client(self.scheduler))
+            _connect(distributed, self.scheduler))
         threads = max(1, _cores() // self.workers) if local else None
         try:
             futures = {client.submit(_on_dask_worker, fn, task, threads, pure=False): task for task in tasks}
@@ -94,6 +94,18 @@ class Dask:
         finally:
             if own:
                 client.close()
+
+
+CONNECT_SECONDS = 10
+
+
+def _connect(distributed: Any, address: str) -> Any:
+    """A client of the scheduler at `address`; an unreachable one is a ConfigError after CONNECT_SECONDS."""
+    try:
+        return distributed.Client(address, timeout=CONNECT_SECONDS)
+    except (OSError, TimeoutError, ValueError) as err:
+        raise ConfigError(f"--scheduler {address}: no Dask scheduler answered within {CONNECT_SECONDS} s "
+                          f"({type(err).__name__})") from None
 
 
 def _on_dask_worker(fn: Callable, task: Any, threads: Optional[int]) -> Any:

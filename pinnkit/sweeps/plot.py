@@ -21,9 +21,10 @@ def plot_sweep(sweep_dir: Union[str, Path], x: str, y: str, out: Optional[Union[
     """Draw column `y` of results.csv (completed cases) against swept key `x`; write a PNG (default
     `<sweep_dir>/plots/<y>_vs_<x>.png`) and return its path."""
     folder = Path(sweep_dir)
-    if not (folder / "sweep.json").is_file():
-        raise ConfigError(f"{folder}: not a sweep folder (no sweep.json)")
-    spec = json.loads((folder / "sweep.json").read_text())
+    path = Path(out) if out else None
+    if path is not None and path.suffix.lower() not in SUFFIXES:
+        raise ConfigError(f"--out {path}: a plot is written as {', '.join(SUFFIXES)}, not {path.suffix or 'no suffix'}")
+    spec = _spec(folder)
     names = set(spec["cases"])
     rows = [r for r in read(folder / "results.csv") if r["run_dir"] in names]
     columns = list(dict.fromkeys(k for r in rows for k in r))
@@ -33,15 +34,34 @@ def plot_sweep(sweep_dir: Union[str, Path], x: str, y: str, out: Optional[Union[
     rows = [r for r in rows if r["status"] == "completed" and r.get(y) is not None and r.get(x) is not None]
     if not rows:
         raise ConfigError(f"{folder}: no completed case has both {x} and {y}")
+    text = sorted({str(r[y]) for r in rows if not isinstance(r[y], (int, float)) or isinstance(r[y], bool)})
+    if text:
+        raise ConfigError(f"--y {y}: not a number in every completed case (e.g. {text[0]!r})")
     others = [k for k in spec["keys"] if k != x]
     labels = labels_for(list(dict.fromkeys(spec["keys"] + [x])))
     lines: dict[tuple, dict[Any, list[float]]] = defaultdict(lambda: defaultdict(list))
     for r in rows:
         lines[tuple(r.get(k) for k in others)][r[x]].append(float(r[y]))
-    path = Path(out) if out else folder / "plots" / f"{y}_vs_{labels[x]}.png"
+    path = path or folder / "plots" / f"{y}_vs_{labels[x]}.png"
     path.parent.mkdir(parents=True, exist_ok=True)
     _draw(lines, [labels[k] for k in others], labels[x], y, len({r.get("seed") for r in rows})).savefig(path)
     return path
+
+
+SUFFIXES = (".png", ".pdf", ".svg")
+
+
+def _spec(folder: Path) -> dict[str, Any]:
+    """sweep.json of a sweep folder: its case names and swept keys; anything else is a ConfigError."""
+    try:
+        spec = json.loads((folder / "sweep.json").read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{folder}: not a sweep folder (no sweep.json)") from None
+    except (OSError, ValueError) as err:
+        raise ConfigError(f"{folder / 'sweep.json'}: cannot be read ({err})") from None
+    if not (isinstance(spec, dict) and isinstance(spec.get("cases"), list) and isinstance(spec.get("keys"), list)):
+        raise ConfigError(f"{folder / 'sweep.json'}: not a pinnkit sweep description (cases and keys missing)")
+    return spec
 
 
 def _draw(lines: dict, names: list[str], x: str, y: str, seeds: int) -> Figure:

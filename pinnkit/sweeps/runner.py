@@ -6,7 +6,7 @@ import math
 from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence, Union
 
-from ..config import Config, ConfigError, SweepSection, load as load_config
+from ..config import Config, ConfigError, SweepSection, first_difference, load as load_config
 from ..run import write_atomic
 from . import table
 from .executors import make_executor
@@ -35,9 +35,10 @@ def sweep(config: Union[str, Path], grid: Optional[Mapping[str, Sequence[Any]]] 
     folder = Path(out).resolve()
     keys = list(dict.fromkeys(k for case in todo for k in case.values))
     tasks = [Task(str(path), tuple(overrides), case, str(folder / case.name)) for case in todo]
-    _describe(folder, {"config": str(path), "overrides": list(overrides), "keys": keys, "cases": [c.name for c in todo]})
     results = folder / "results.csv"
-    restored, invalid, left = _plan(tasks, results, force)
+    restored, invalid, left = _plan(tasks, results, force)  # before anything is written: it may refuse
+    _describe(folder, {"config": str(path), "overrides": list(overrides), "keys": keys,
+                       "cases": [c.name for c in todo]})
     table.drop(results, [t.case.name for t in tasks if t.case.name not in restored], keys)
     for new in filter(None, restored.values()):
         table.append(results, new, keys)
@@ -89,12 +90,18 @@ def _plan(tasks: list[Task], results: Path, force: bool) -> tuple[dict[str, Opti
 
 
 def _completed(task: Task, now: Config) -> Optional[tuple[dict, Config]]:
-    """(summary, config) of the case's run folder if it completed with the config `now`, else None."""
+    """(summary, config) of the case's run folder if it completed with the config `now`; None if it did not
+    complete. A case that completed with another config is refused: rerunning it would delete that run."""
     folder = Path(task.run_dir)
     try:
         summary = json.loads((folder / "summary.json").read_text())
         ran = load_config(folder / "config.toml")
     except (OSError, ValueError):  # no folder yet, or half-written files
         return None
-    same = ran.model_dump(exclude={"device", "sweep"}) == now.model_dump(exclude={"device", "sweep"})
-    return (summary, ran) if same and summary.get("status") == "completed" else None
+    if not isinstance(summary, dict) or summary.get("status") != "completed":
+        return None
+    then, wanted = ran.model_dump(exclude={"device", "sweep"}), now.model_dump(exclude={"device", "sweep"})
+    if then != wanted:
+        raise ConfigError(f"sweep {folder}: completed with another config ({first_difference(wanted, then)}); "
+                          f"use a new --out, or --force to run the case again and replace that run")
+    return summary, ran

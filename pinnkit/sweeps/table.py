@@ -67,10 +67,13 @@ def _header(path: Path) -> list[str]:
 
 
 def _read_cells(path: Path) -> list[dict[str, str]]:
+    """The whole rows: a row cut short by a crash mid-append (or with cells beyond the header) is left out,
+    and the next rewrite (`drop`, at every start of a sweep) removes it from the file."""
     if not path.exists():
         return []
     with open(path, newline="") as f:
-        return list(csv.DictReader(f, restval=""))
+        return [r for r in csv.DictReader(f, restval=None) if None not in r.values() and None not in r
+                and r.get("run_dir") and r.get("status")]
 
 
 def _write(path: Path, columns: list[str], rows: list[dict[str, str]]) -> None:

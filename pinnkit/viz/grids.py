@@ -19,9 +19,10 @@ from ..run import Solution, load
 RunLike = Union[str, Path, Solution]
 
 
-def open_run(run: RunLike) -> Solution:
-    """The trained solution of a run folder (or `run` itself); a bad folder is a RunError (one line)."""
-    return run if isinstance(run, Solution) else load(run)
+def open_run(run: RunLike, trust_code: bool = False) -> Solution:
+    """The trained solution of a run folder (or `run` itself); a bad folder is a RunError (one line), and so
+    is one whose problem is Python code unless `trust_code` (`run.load`)."""
+    return run if isinstance(run, Solution) else load(run, trust_code=trust_code)
 
 
 def time_name(solution: Solution) -> Optional[str]:

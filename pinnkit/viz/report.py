@@ -13,11 +13,13 @@ from .lines import probe_lines, profiles
 from .render3d import renders
 
 
-def plot(run: RunLike, animate: bool = False, out_dir: Optional[Union[str, Path]] = None) -> list[Path]:
+def plot(run: RunLike, animate: bool = False, out_dir: Optional[Union[str, Path]] = None,
+         trust_code: bool = False) -> list[Path]:
     """Write the run's figures into `out_dir` (default RUN_DIR/plots) and return their paths: field maps
     (prediction | reference | error), 1D profiles, probe lines, the flow view, the training history,
-    3D slice renders and, with `animate`, a GIF of the first field over time (unsteady runs)."""
-    solution = open_run(run)
+    3D slice renders and, with `animate`, a GIF of the first field over time (unsteady runs).
+    `trust_code`: open a run whose problem is Python code (`pinnkit.load`)."""
+    solution = open_run(run, trust_code)
     folder = Path(out_dir) if out_dir else solution.path / "plots"
     paths = field_maps(solution, folder)
     paths += [profiles(solution, folder), probe_lines(solution, folder), flow_map(solution, folder),

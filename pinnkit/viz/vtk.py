@@ -15,7 +15,11 @@ from xml.sax.saxutils import quoteattr
 import numpy as np
 import pyvista as pv
 
+from ..config import ConfigError
 from .grids import RunLike, Sample, lattice, open_run, sample, space_names, time_levels, time_name
+
+
+MAX_POINTS = 2**26  # grid points of one export: with a few fields, about 2 GiB in float64
 
 
 def image(s: Sample, space: Sequence[str]) -> pv.ImageData:
@@ -34,15 +38,20 @@ def image(s: Sample, space: Sequence[str]) -> pv.ImageData:
 
 
 def export(run: RunLike, resolution: int = 64, times: int = 11,
-           out_dir: Optional[Union[str, Path]] = None) -> list[Path]:
+           out_dir: Optional[Union[str, Path]] = None, trust_code: bool = False) -> list[Path]:
     """Write the run's fields on a grid of `resolution` points per spatial axis (at `times` time levels
-    when unsteady) into `out_dir` (default RUN_DIR/vtk); return the files written, the .pvd last."""
+    when unsteady) into `out_dir` (default RUN_DIR/vtk); return the files written, the .pvd last.
+    `trust_code`: open a run whose problem is Python code (`pinnkit.load`)."""
     if resolution < 2 or times < 1:
         raise ValueError(f"need resolution >= 2 and times >= 1, got {resolution} and {times}")
-    solution = open_run(run)
+    solution = open_run(run, trust_code)
+    space, time = space_names(solution), time_name(solution)
+    points = resolution ** len(space) * (times if time else 1)
+    if points > MAX_POINTS:
+        raise ConfigError(f"--resolution {resolution}: {points:,} grid points over {len(space)} axes"
+                          f"{f' and {times} times' if time else ''}, more than the {MAX_POINTS:,} an export writes")
     folder = Path(out_dir) if out_dir else solution.path / "vtk"
     folder.mkdir(parents=True, exist_ok=True)
-    space, time = space_names(solution), time_name(solution)
     if time is None:
         path = folder / "fields.vti"
         image(sample(solution, lattice(solution, space, resolution)), space).save(path)
