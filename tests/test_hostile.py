@@ -339,3 +339,29 @@ def test_checkpoint_check_accepts_what_the_trainer_writes(crashed):
     config = pinnkit.config.load(crashed / "config.toml")
     checkpoint.check(checkpoint.read(crashed), config, crashed / "checkpoint.pt")
     assert json.loads((crashed / "summary.json").read_text())["status"] == "completed"
+
+
+def test_a_disk_that_fills_mid_run_ends_in_one_line_with_the_last_checkpoint_whole(monkeypatch, tmp_path, capsys):
+    import errno
+
+    from pinnkit import run as run_module
+
+    saved, real = [], torch.save
+
+    def filling(obj, f, *args, **kwargs):
+        saved.append(f)
+        if len(saved) > 2:  # the first checkpoints fit, then the disk is full
+            with open(f, "wb") as half:
+                half.write(b"PK\x03\x04 half")
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(f))
+        return real(obj, f, *args, **kwargs)
+
+    monkeypatch.setattr(run_module.torch, "save", filling)
+    code = main(["solve", str(BURGERS), *[a for kv in TINY for a in ("--set", kv)], "--out", str(tmp_path / "run"),
+                 "--quiet", "--no-plots"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and err[-1].startswith("error: ") and "No space left on device" in err[-1]
+    assert "Traceback" not in "\n".join(err)
+    state = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
+    assert (state["phase"], state["progress"]["iterations"]) == (0, 5)  # the second checkpoint, whole
+    assert [p.name for p in (tmp_path / "run").iterdir() if p.name.endswith(".tmp")] == []
