@@ -222,9 +222,10 @@ def check_terms(objective: Objective, problem: Problem, config: Config) -> tuple
         evaluated = [(g, _group_residuals(objective, problem, g)) for g in objective.groups]
     for g, residuals in evaluated:
         n = len(g.arrays["points"])
-        if not isinstance(residuals, dict):
+        if not isinstance(residuals, dict) or not residuals:
+            got = "an empty dict" if isinstance(residuals, dict) else type(residuals).__name__
             raise ProblemError(f"{name}: the residuals of {g.owner} must be a dict of term name -> tensor, "
-                               f"got {type(residuals).__name__}")
+                               f"got {got}")
         for term, r in residuals.items():
             if term in seen:
                 raise ProblemError(f"{name}: two loss terms are named {term!r}")

@@ -57,9 +57,16 @@ def restore(setup: Setup, state: dict[str, Any]) -> None:
     Cast the model to the checkpoint's dtype first, so float64 weights keep every bit; move the
     points to the device afterwards (`Objective.to`).
     """
-    groups = setup.objective.groups
+    groups, dims = setup.objective.groups, len(setup.problem.coords)
     if len(state["points"]) != len(groups) or set(state["parameters"]) != set(setup.problem.values):
         raise RunError("checkpoint does not fit the problem of config.toml (other terms or parameters)")
+    for group, arrays in zip(groups, state["points"]):
+        points = arrays.get("points")
+        if points is None or points.dim() != 2 or points.shape[1] != dims or not len(points) \
+                or set(arrays) != set(group.arrays):
+            raise RunError(f"checkpoint does not fit the problem of config.toml (the points of {group.owner})")
+    if any(v.numel() != 1 for v in state["parameters"].values()):
+        raise RunError("checkpoint does not fit the problem of config.toml (a parameter is not a number)")
     try:
         setup.model.load_state_dict(state["model"])
     except RuntimeError as err:
@@ -79,7 +86,7 @@ def save(run_dir: Path, state: dict[str, Any]) -> None:
 def read(run_dir: Path) -> dict[str, Any]:
     """The run's checkpoint, checked to be one this version of pinnkit wrote."""
     state = read_torch(run_dir / FILE, KEYS)
-    if state["format"] != FORMAT:
+    if not isinstance(state["format"], int) or state["format"] != FORMAT:
         raise RunError(f"{run_dir / FILE}: checkpoint format {state['format']}, this pinnkit reads {FORMAT}")
     return state
 
@@ -138,10 +145,21 @@ class _Result(BaseModel):
     seconds: float = Field(ge=0)
 
 
-class _Position(BaseModel):
-    """The trainer's part of a checkpoint, as `Trainer.position` writes it."""
+class _Last(BaseModel):
+    loss: dict[str, float]
+    rel_l2: dict[str, float]
 
-    model_config = ConfigDict(extra="ignore", arbitrary_types_allowed=True)
+
+class _Position(BaseModel):
+    """A checkpoint's fields, as `capture` and `Trainer.position` write them."""
+
+    model_config = ConfigDict(extra="ignore", arbitrary_types_allowed=True, strict=True)
+
+    config: str
+    model: dict[str, torch.Tensor]
+    parameters: dict[str, torch.Tensor]
+    points: list[dict[str, torch.Tensor]]
+    rng: dict[str, Any]
 
     phase: int = Field(ge=0)
     progress: _Progress
@@ -149,7 +167,7 @@ class _Position(BaseModel):
     results: list[_Result]
     history_rows: int = Field(ge=0)
     seconds: float = Field(ge=0)
-    last: dict[str, dict[str, float]]
+    last: _Last
     snapshot: Optional[dict]
     resumed: list[int]
 

@@ -79,30 +79,38 @@ def reference_values(problem: Any, points: np.ndarray, fields: Sequence[str] = (
     """The problem's reference at `(M, d)` points as float64 arrays (only `fields`, when given).
 
     It is evaluated in float64 with the true parameter values (`Problem.truth`), its inputs on the
-    problem's device like its parameters; a reference that fails or returns something other than a finite
-    value per point for known fields is a ProblemError naming it."""
+    problem's device like its parameters; a reference that fails or returns anything but a real, finite,
+    not identically zero value per point for known fields is a ProblemError naming it."""
     truth, name = problem.truth(), f"{type(problem).__name__}.reference()"
     columns = [torch.as_tensor(points[:, j], dtype=torch.float64, device=truth.device) for j in range(points.shape[1])]
     try:
         values = truth.reference(*columns)
     except Exception as err:  # a user's code: report it in one line
         raise ProblemError(f"{name} failed: {type(err).__name__}: {err}") from None
-    if not isinstance(values, dict):
-        raise ProblemError(f"{name} must return a dict of field name -> values, got {type(values).__name__}")
-    out = {}
-    for f, v in values.items():
+    if not isinstance(values, dict) or not values:
+        got = "an empty dict" if isinstance(values, dict) else type(values).__name__
+        raise ProblemError(f"{name} must return a dict of field name -> values, got {got}")
+    for f in values:
         if f not in problem.fields:
             raise ProblemError(f"{name} returned {f!r}, which is not a field (fields: {', '.join(problem.fields)})")
-        array = np.asarray(v.detach().cpu() if torch.is_tensor(v) else v, dtype=np.float64)
-        array = np.broadcast_to(array, (len(points),)) if array.ndim == 0 else array.reshape(-1)
-        if len(array) != len(points):
-            raise ProblemError(f"{name}: field {f!r} has shape {tuple(np.shape(v))}, expected one value per point "
-                               f"({len(points)},)")
-        if not np.isfinite(array).all():
-            raise ProblemError(f"{name}: field {f!r} is not finite at {int((~np.isfinite(array)).sum())} points")
-        if not fields or f in fields:
-            out[f] = array.copy()
-    return out
+    return {f: _field_values(f"{name}: field {f!r}", v, len(points), f in problem.mean_free)
+            for f, v in values.items() if not fields or f in fields}
+
+
+def _field_values(what: str, value: Any, n: int, mean_free: bool) -> np.ndarray:
+    """One field of a reference as (n,) float64: real, one value per point (or one for all), finite, not zero."""
+    raw = np.asarray(value.detach().cpu() if torch.is_tensor(value) else value)
+    if raw.dtype.kind not in "biuf":
+        raise ProblemError(f"{what} holds {raw.dtype} values, expected real numbers")
+    array = np.broadcast_to(raw, (n,)) if raw.ndim == 0 else raw.reshape(-1)
+    if len(array) != n:
+        raise ProblemError(f"{what} has shape {tuple(raw.shape)}, expected one value per point ({n},)")
+    if not np.isfinite(array).all():
+        raise ProblemError(f"{what} is not finite at {int((~np.isfinite(array)).sum())} points")
+    if not np.any(array - (array.mean() if mean_free else 0)):
+        raise ProblemError(f"{what} is zero everywhere (after removing its mean, for a field defined up to a "
+                           f"constant): a relative error has nothing to compare with")
+    return array.astype(np.float64)
 
 
 def reference_set(problem: Any, domain: Any, n: int) -> ReferenceSet:

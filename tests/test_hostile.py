@@ -2,7 +2,9 @@
 checkpoints, planted links, sweeps, opening other people's runs. Each refusal is one line on stderr
 starting `error: `, exit 2, no traceback and no run folder; each data case leaves completed runs and
 rows as they were."""
+import contextlib
 import csv
+import io
 import json
 import os
 import shutil
@@ -13,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 import pinnkit
 from pinnkit import checkpoint
@@ -365,3 +368,61 @@ def test_a_disk_that_fills_mid_run_ends_in_one_line_with_the_last_checkpoint_who
     state = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
     assert (state["phase"], state["progress"]["iterations"]) == (0, 5)  # the second checkpoint, whole
     assert [p.name for p in (tmp_path / "run").iterdir() if p.name.endswith(".tmp")] == []
+
+
+# Property: whatever a user's problem returns, and whatever a checkpoint holds ------------------------------
+
+PROPERTY = settings(max_examples=40, deadline=None, derandomize=True,  # every combination passed when run by hand
+                    suppress_health_check=[HealthCheck.function_scoped_fixture])
+JUNK = ["None", "5", "'text'", "[]", "{}", "{'pde': None}", "{'pde': 'x'}", "torch.zeros(3)", "float('nan')",
+        "{'pde': torch.full_like(d.u_t, float('inf'))}", "{'u': 1}", "[Dirichlet(on='left')]", "(1, 2)",
+        "Interval(0.0, 1.0)", "{'u': x[:, None] * 1j}", "1 / 0", "undefined_name", "[[]]", "{'u': t}",
+        "torch.ones(2, 2)", "object()", "{'pde': d.u_t.sum()}", "Interval(1.0, 0.0)", "iter([])"]
+METHODS = {"residuals": 'return {"pde": d.u_t - self.k * d.u_xx}',
+           "domain": "return Interval(0.0, 1.0) * TimeInterval(0.0, 1.0)",
+           "conditions": ("return [Dirichlet(on=(\"left\", \"right\"), value=0.0), "
+                          "Initial(lambda x: torch.sin(torch.pi * x))]"),
+           "reference": 'return {"u": torch.exp(-self.k * torch.pi ** 2 * t) * torch.sin(torch.pi * x)}'}
+
+
+@PROPERTY
+@given(method=st.sampled_from(sorted(METHODS)), junk=st.sampled_from(JUNK))
+def test_whatever_a_users_method_returns_the_cli_answers_in_one_line(method, junk, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("junk")
+    (folder / "heat.py").write_text(HEAT.replace(METHODS[method], f"return {junk}"))
+    (folder / "heat.toml").write_text(HEAT_TOML.replace("iterations = 4", "iterations = 2"))
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = main(["solve", str(folder / "heat.toml"), "--out", str(folder / "run"), "--quiet", "--no-plots"])
+    lines = err.getvalue().strip().splitlines()
+    assert "Traceback" not in err.getvalue()
+    if code == 0:
+        assert json.loads((folder / "run" / "summary.json").read_text())["status"] == "completed"
+    else:
+        assert code == 2 and len(lines) == 1 and lines[0].startswith("error: ") and not (folder / "run").exists()
+
+
+POSITION = ["phase", "progress", "step", "results", "history_rows", "seconds", "last", "snapshot", "resumed", "rng",
+            "points", "model", "parameters", "config", "format"]
+VALUES = st.sampled_from([None, -5, 0, 1, 99, 10**12, 2.5, float("nan"), "x", [], {}, {"bogus": 1}, [1, 2],
+                          {"iterations": -1, "evaluations": 0, "seconds": 0.0}, torch.zeros(3, dtype=torch.uint8)])
+
+
+@PROPERTY
+@given(key=st.sampled_from(POSITION), value=VALUES)
+def test_whatever_a_checkpoint_field_holds_resume_answers_in_one_line(crashed, key, value, tmp_path_factory):
+    run = tmp_path_factory.mktemp("edited") / "run"
+    shutil.copytree(crashed, run)
+    (run / "summary.json").unlink()
+    state = torch.load(run / "checkpoint.pt", weights_only=True)
+    state[key] = value
+    torch.save(state, run / "checkpoint.pt")
+    history = (run / "history.csv").read_text()
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = main(["solve", "--resume", str(run), "--quiet", "--no-plots"])
+    lines = err.getvalue().strip().splitlines()
+    assert "Traceback" not in err.getvalue()
+    if code != 0:
+        assert code == 2 and len(lines) == 1 and lines[0].startswith("error: "), err.getvalue()
+        assert (run / "history.csv").read_text() == history and not (run / "summary.json").exists()
