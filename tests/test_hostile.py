@@ -27,29 +27,9 @@ BURGERS = ROOT / "problems" / "burgers.toml"
 TINY = ["model.hard_constraints=false", "points.interior=60", "points.boundary=10", "points.initial=10",
         "points.evaluation=64", "model.depth=2", "model.width=6", "output.log_every=5", "output.checkpoint_every=5",
         "phases[0].iterations=10", "phases[1].optimizer=lbfgs", "phases[1].iterations=5"]
-HEAT = '''
-import torch
-from pinnkit import Dirichlet, Initial, Interval, Problem, TimeInterval
-
-
-class Heat(Problem):
-    coords = ("x", "t")
-    fields = ("u",)
-    derivatives = ("u_t", "u_xx")
-    parameters = {"k": 0.1}
-
-    def domain(self):
-        return Interval(0.0, 1.0) * TimeInterval(0.0, 1.0)
-
-    def residuals(self, d):
-        return {"pde": d.u_t - self.k * d.u_xx}
-
-    def conditions(self):
-        return [Dirichlet(on=("left", "right"), value=0.0), Initial(lambda x: torch.sin(torch.pi * x))]
-
-    def reference(self, x, t):
-        return {"u": torch.exp(-self.k * torch.pi ** 2 * t) * torch.sin(torch.pi * x)}
-'''
+HEAT = (ROOT / "examples" / "custom_pde.py").read_text()  # the shipped example of a user's problem
+CONDITIONS = 'return [Dirichlet(on=("left", "right"), value=0.0),\n                Initial(lambda x: torch.sin(torch.pi * x))]'
+REFERENCE = 'return {"u": torch.exp(-self.k * torch.pi**2 * t) * torch.sin(torch.pi * x)}'
 HEAT_TOML = ('[problem]\nname = "heat.py:Heat"\n[points]\ninterior = 64\nevaluation = 64\n'
              '[[phases]]\noptimizer = "adam"\niterations = 4\n[output]\nlog_every = 2\n')
 
@@ -100,12 +80,9 @@ USER_MISTAKES = {
                              "evaluating the residuals of Heat failed: ZeroDivisionError"),
     "a domain of None": ("return Interval(0.0, 1.0) * TimeInterval(0.0, 1.0)", "return None",
                          "Heat.domain() must return a domain"),
-    "conditions of 5": ("return [Dirichlet(on=(\"left\", \"right\"), value=0.0), Initial(lambda x: torch.sin("
-                        "torch.pi * x))]", "return 5", "Heat.conditions() must return a list of conditions"),
-    "conditions of None": ("return [Dirichlet(on=(\"left\", \"right\"), value=0.0), Initial(lambda x: torch.sin("
-                           "torch.pi * x))]", "return None", "got NoneType"),
-    "conditions of strings": ("return [Dirichlet(on=(\"left\", \"right\"), value=0.0), Initial(lambda x: torch.sin("
-                              "torch.pi * x))]", "return ['left', 'right']", "got a list holding str"),
+    "conditions of 5": (CONDITIONS, "return 5", "Heat.conditions() must return a list of conditions"),
+    "conditions of None": (CONDITIONS, "return None", "got NoneType"),
+    "conditions of strings": (CONDITIONS, "return ['left', 'right']", "got a list holding str"),
     "an initial value that raises": ("Initial(lambda x: torch.sin(torch.pi * x))", "Initial(lambda x: x / undefined)",
                                      "evaluating the residuals of condition 'ic' failed: NameError"),
     "no fields": ('fields = ("u",)', "fields = ()", "Heat.fields must be a non-empty tuple of distinct names"),
@@ -115,8 +92,7 @@ USER_MISTAKES = {
                                         "'domain' is already an attribute of the problem"),
     "a reference with another field": ('return {"u": torch.exp', 'return {"w": torch.exp',
                                        "Heat.reference() returned 'w', which is not a field"),
-    "a reference of NaN": ('return {"u": torch.exp(-self.k * torch.pi ** 2 * t) * torch.sin(torch.pi * x)}',
-                           'return {"u": x * float("nan")}', "field 'u' is not finite at 64 points"),
+    "a reference of NaN": (REFERENCE, 'return {"u": x * float("nan")}', "field 'u' is not finite at 64 points"),
     "a syntax error": ("class Heat(Problem):", "class Heat(Problem) oops:", "error importing"),
     "an exit at import": ("import torch\n", "import sys\nsys.exit(0)\nimport torch\n", "SystemExit: 0"),
     "an import that raises": ("import torch\n", "import torch\nraise RuntimeError('no licence')\n",
@@ -380,9 +356,7 @@ JUNK = ["None", "5", "'text'", "[]", "{}", "{'pde': None}", "{'pde': 'x'}", "tor
         "torch.ones(2, 2)", "object()", "{'pde': d.u_t.sum()}", "Interval(1.0, 0.0)", "iter([])"]
 METHODS = {"residuals": 'return {"pde": d.u_t - self.k * d.u_xx}',
            "domain": "return Interval(0.0, 1.0) * TimeInterval(0.0, 1.0)",
-           "conditions": ("return [Dirichlet(on=(\"left\", \"right\"), value=0.0), "
-                          "Initial(lambda x: torch.sin(torch.pi * x))]"),
-           "reference": 'return {"u": torch.exp(-self.k * torch.pi ** 2 * t) * torch.sin(torch.pi * x)}'}
+           "conditions": CONDITIONS, "reference": REFERENCE}
 
 
 @PROPERTY
