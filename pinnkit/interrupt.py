@@ -9,9 +9,12 @@ signal the process ignores (started with nohup, say) stays ignored.
 """
 from __future__ import annotations
 
+import logging
 import signal
 import threading
 from typing import Any, Optional
+
+log = logging.getLogger(__name__)
 
 CAUGHT = (signal.SIGINT, signal.SIGTERM)
 
@@ -39,6 +42,8 @@ class Signals:
     def _handle(self, signum: int, frame: Any) -> None:
         if self.received is None:
             self.received = signum
+            log.warning("%s received: stopping after the current iteration with a checkpoint (which can take a "
+                        "while when it is being compiled); a second one stops at once", self.name)
             return
         self._restore()
         raise KeyboardInterrupt(f"second {signal.Signals(signum).name}: stopped at once")

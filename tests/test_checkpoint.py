@@ -317,3 +317,11 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
         save_torch(path, {"w": torch.zeros(10), "i": lambda: 0})  # a lambda cannot be pickled: fails halfway
     assert torch.load(path, weights_only=True) == {"i": 1} and sorted(p.name for p in tmp_path.iterdir()) == \
         ["checkpoint.pt"]
+
+
+def test_the_first_signal_is_answered_at_once(caplog):
+    """A Ctrl-C during a long first iteration (compiling) says what will happen, without waiting for it."""
+    with caplog.at_level("WARNING", logger="pinnkit"), Signals() as signals:
+        os.kill(os.getpid(), signal.SIGINT)
+        assert signals.received == signal.SIGINT
+    assert "SIGINT received: stopping after the current iteration with a checkpoint" in caplog.text
