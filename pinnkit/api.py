@@ -11,7 +11,7 @@ from .build import Setup, build
 from .config import Config, load as load_config
 from .logs import run_log
 from .run import RunWriter, Solution, new_run_dir
-from .train import Trainer
+from .train import Callback, Trainer
 
 
 @dataclass
@@ -33,28 +33,35 @@ class Result:
 
 
 def solve(config: Union[Config, str, Path, dict], overrides: Sequence[str] = (),
-          out: Optional[Union[str, Path]] = None, quiet: bool = True, plots: bool = False) -> Result:
+          out: Optional[Union[str, Path]] = None, quiet: bool = True, plots: bool = False,
+          callbacks: Sequence[Callback] = ()) -> Result:
     """Validate and build everything first (nothing is written on bad input), then train and write the run;
-    with `plots`, then draw its figures into RUN_DIR/plots (`pinnkit.plot`)."""
+    with `plots`, then draw its figures into RUN_DIR/plots (`pinnkit.plot`).
+
+    `callbacks` are called with each history row (a dict: phase, iteration, step, loss, each term,
+    rel_l2_<field>, lr, ...) at every log point; one that returns something truthy (a string: the reason)
+    stops the run there, with status `stopped` (early stopping, an error target reached)."""
     cfg = config if isinstance(config, Config) else load_config(config, tuple(overrides))
     setup = build(cfg)
     path = new_run_dir(cfg, out)
-    return _plotted(_train(setup, RunWriter(path, cfg), quiet), plots)
+    return _plotted(_train(setup, RunWriter(path, cfg), quiet, callbacks=callbacks), plots)
 
 
-def resume(run_dir: Union[str, Path], quiet: bool = True, plots: bool = False) -> Result:
+def resume(run_dir: Union[str, Path], quiet: bool = True, plots: bool = False,
+           callbacks: Sequence[Callback] = ()) -> Result:
     """Continue an interrupted or crashed run from its last checkpoint, with the run's own config.toml.
 
     For Adam, AdaHessian and the native L-BFGS the result is the one the run would have reached
     without the stop; a SciPy L-BFGS-B phase restarts from the checkpointed weights (its message says so).
     """
     cfg, state, source = checkpoint.open_run(run_dir)
-    return _plotted(_train(build(cfg, source), RunWriter(Path(run_dir)), quiet, state), plots)
+    return _plotted(_train(build(cfg, source), RunWriter(Path(run_dir)), quiet, state, callbacks), plots)
 
 
-def _train(setup: Setup, writer: RunWriter, quiet: bool, state: Optional[dict] = None) -> Result:
+def _train(setup: Setup, writer: RunWriter, quiet: bool, state: Optional[dict] = None,
+           callbacks: Sequence[Callback] = ()) -> Result:
     with run_log(writer.path):
-        summary = Trainer(setup, writer, quiet, state).run()
+        summary = Trainer(setup, writer, quiet, state, callbacks).run()
     summary["run_dir"] = str(writer.path)
     writer.summary(summary)
     return Result(writer.path, summary, Solution(writer.path, setup.config, setup.problem, setup.model))

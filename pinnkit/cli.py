@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
+from . import catalog
 from .api import resume, solve
 from .config import ConfigError
 from .interrupt import exit_code
@@ -31,7 +32,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"pinnkit {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     s = sub.add_parser("solve", help="train a PINN on a TOML problem file and write a run folder")
-    s.add_argument("config", nargs="?", help="problem TOML file, e.g. problems/burgers.toml")
+    s.add_argument("config", nargs="?", help="problem TOML file, or a shipped case by name (pinnkit list)")
     s.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted or crashed run from its checkpoint")
     s.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config key, e.g. --set phases[0].iterations=200 (repeatable)")
@@ -46,7 +47,10 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("run_dir", help="a run folder")
     e.add_argument("--resolution", type=int, default=64, help="grid points per spatial axis (default 64)")
     e.add_argument("--trust-code", action="store_true", help=TRUST)
-    sub.add_parser("list", help="list the shipped problem cases")
+    sub.add_parser("list", help="list the shipped cases (the names solve and init take)")
+    i = sub.add_parser("init", help="copy a shipped case to a TOML file of your own, to edit")
+    i.add_argument("case", help="a shipped case, e.g. burgers (see pinnkit list)")
+    i.add_argument("file", help="the new TOML file (it must not exist)")
     sweeps_cli.add_parsers(sub)
     return parser
 
@@ -89,9 +93,24 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _list() -> int:
-    width = max(map(len, PROBLEMS))
-    for name, cls in PROBLEMS.items():
-        print(f"{name:<{width}}  {cls.description}")
+    cases = catalog.names()
+    width = max(map(len, cases), default=0)
+    for name in cases:
+        print(f"{name:<{width}}  {catalog.description(name)}")
+    print(f"\nproblem classes for [problem] name in your own TOML: {', '.join(PROBLEMS)}")
+    return 0
+
+
+def _init(args: argparse.Namespace) -> int:
+    if catalog.path(args.case) is None:
+        raise ConfigError(f"init: unknown case {args.case!r} (shipped: {', '.join(catalog.names())})")
+    try:
+        written = catalog.copy(args.case, Path(args.file))
+    except FileExistsError as err:
+        raise ConfigError(f"init: {err.args[0]} exists already; choose another file") from None
+    except OSError as err:
+        raise ConfigError(f"init: cannot write {args.file} ({err.strerror})") from None
+    print(f"wrote {', '.join(map(str, written))}: edit it, then python -m pinnkit solve {written[0]}")
     return 0
 
 
@@ -105,7 +124,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         if args.command in sweeps_cli.COMMANDS:
             return sweeps_cli.COMMANDS[args.command](args)
-        commands = {"solve": _solve, "plot": _plot, "export": _export, "list": lambda _: _list()}
+        commands = {"solve": _solve, "plot": _plot, "export": _export, "list": lambda _: _list(), "init": _init}
         return commands[args.command](args)
     except (ConfigError, ProblemError, RunError) as err:
         print(f"error: {err}", file=sys.stderr)

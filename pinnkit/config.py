@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal, Optional, Union
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from . import catalog
 from .optim import PHASES
 
 
@@ -159,7 +160,10 @@ class Config(_Section):
 
 
 def load(source: Union[str, Path, dict], overrides: tuple[str, ...] = ()) -> Config:
-    """Read a TOML file (or take a dict), apply `key.path=value` overrides, validate."""
+    """Read a TOML file, a shipped case by name (`burgers`: see `pinnkit list`) or take a dict, apply
+    `key.path=value` overrides, validate."""
+    if not isinstance(source, dict) and not Path(source).exists() and catalog.path(str(source)) is not None:
+        source = catalog.path(str(source))
     where = str(source) if not isinstance(source, dict) else "<config>"
     raw = _read(Path(source)) if not isinstance(source, dict) else dict(source)
     for item in overrides:
@@ -179,7 +183,7 @@ def _read(path: Path) -> dict:
         with open(path, "rb") as f:
             return tomllib.load(f)
     except FileNotFoundError:
-        raise ConfigError(f"{path}: no such config file") from None
+        raise ConfigError(f"{path}: no such config file, and no shipped case of that name (pinnkit list)") from None
     except IsADirectoryError:
         raise ConfigError(f"{path}: is a directory, expected a TOML file") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:

@@ -40,28 +40,30 @@ class History:
             self.bar.close()
             self.bar = None
 
-    def log(self, index: int, optimizer: str, k: int, step: int, evaluations: int) -> bool:
-        """Evaluate and record the row of iteration k of phase `index` (run step `step`); whether the loss is finite."""
+    def log(self, index: int, optimizer: str, k: int, step: int, evaluations: int,
+            lr: Optional[float] = None) -> dict[str, Any]:
+        """Evaluate and record the row of iteration k of phase `index` (run step `step`, learning rate `lr` where
+        the phase has one); the row. A row with a finite loss becomes the snapshot a rollback returns to."""
         s = self.setup
         with torch.enable_grad():
             total, terms = s.objective.loss()
         errors = s.reference.errors(s.model, s.problem.fields) if s.reference is not None else {}
         losses = {"loss": float(total.detach()), **{name: float(v.detach()) for name, v in terms.items()}}
         self.last = {"loss": losses, "rel_l2": {f: float(e) for f, e in errors.items()}}
-        row = {"phase": index, "optimizer": optimizer, "iteration": k, "step": step,
-               "evaluations": evaluations, "time": round(time.perf_counter() - self.started, 4), **losses}
+        row = {"phase": index, "optimizer": optimizer, "iteration": k, "step": step, "evaluations": evaluations,
+               "time": round(time.perf_counter() - self.started, 4), "lr": lr, **losses}
         row.update({f"rel_l2_{f}": e for f, e in self.last["rel_l2"].items()})
         row.update({name: float(v.detach()) for name, v in s.problem.trainable.items()})
         self.writer.history(row)
         if not math.isfinite(row["loss"]):
-            return False
+            return row
         self.snapshot = {"model": {key: v.detach().clone() for key, v in s.model.state_dict().items()},
                          "parameters": s.problem.state_dict()}
         if self.bar is not None:
             self.bar.update(k - self.bar.n)
             self.bar.set_postfix({"loss": f"{row['loss']:.3e}", **{f"err_{f}": f"{e:.2e}"
                                                                     for f, e in self.last["rel_l2"].items()}})
-        return True
+        return row
 
     @torch.no_grad()
     def roll_back(self) -> None:

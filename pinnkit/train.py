@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from typing import Any, Optional
+from typing import Any, Callable, Optional, Sequence
 
 from . import checkpoint
 from .build import DTYPES, Setup
@@ -23,7 +23,8 @@ from .run import RunWriter
 from .version import versions
 
 log = logging.getLogger(__name__)
-STOPS = ("diverged", "failed", "interrupted")  # phase statuses that end the run
+STOPS = ("diverged", "failed", "interrupted", "stopped")  # phase statuses that end the run
+Callback = Callable[[dict[str, Any]], Any]  # a history row -> a reason to stop the run (truthy), or None
 
 
 class Trainer:
@@ -32,8 +33,10 @@ class Trainer:
     `resume`: a checkpoint (`checkpoint.read`) of this run to continue from.
     """
 
-    def __init__(self, setup: Setup, writer: RunWriter, quiet: bool = False, resume: Optional[dict] = None):
-        self.setup, self.writer, self.resume = setup, writer, resume
+    def __init__(self, setup: Setup, writer: RunWriter, quiet: bool = False, resume: Optional[dict] = None,
+                 callbacks: Sequence[Callback] = ()):
+        self.setup, self.writer, self.resume, self.callbacks = setup, writer, resume, tuple(callbacks)
+        self.stopped_by = ""  # what a callback said when it stopped the run
         self.start = time.perf_counter()
         self.history = History(setup, writer, quiet, self.start)
         self.results: list[PhaseResult] = []
@@ -68,6 +71,9 @@ class Trainer:
             self.step += result.iterations
             if result.status == "interrupted":
                 return "interrupted", self._interrupted(index, result.iterations)
+            if result.status == "stopped":
+                return "stopped", f"stopped by a callback in phase {index} at iteration {result.iterations}" \
+                                  f"{': ' + self.stopped_by if self.stopped_by else ''}"
             if result.status in STOPS:
                 return result.status, f"phase {index} ({phases[index].optimizer}): {result.message}"
             self._checkpoint(index + 1, progress)
@@ -98,16 +104,15 @@ class Trainer:
         rolled back to the last finite history row."""
         options, s = phase.options, self.setup
         if monitor.iterations == 0:
-            self._log(index, options, 0, 0)
+            self._log(index, phase, 0, 0)  # the starting row; a stop it asks for counts from the first log point
         try:
             result = run_phase(phase, s.parameter_groups(), s.view(), monitor)
         except Exception as err:  # keep the finished work; report what broke in one line, the traceback in run.log
             log.error("phase %d (%s) failed", index, options.optimizer, exc_info=True)
             result = monitor.result("failed", f"{type(err).__name__}: {err} (traceback in run.log)", math.nan)
         last_logged = result.iterations % s.config.output.log_every == 0
-        if result.status not in STOPS and not last_logged and not self._log(index, options, result.iterations,
-                                                                            monitor.evaluations):
-            result.status = "diverged"
+        if result.status not in STOPS and not last_logged:
+            result.status = self._log(index, phase, result.iterations, monitor.evaluations) or result.status
         if result.status in ("diverged", "failed"):
             self.history.roll_back()
             if result.status == "diverged":
@@ -117,9 +122,7 @@ class Trainer:
     def _after(self, index: int, monitor: Monitor, k: int, last: bool) -> Optional[str]:
         """The trainer's part of iteration k: log, watch the signals, checkpoint; a reason to stop, if any."""
         out = self.setup.config.output
-        reason = None
-        if k % out.log_every == 0 and not self._log(index, monitor.options, k, monitor.evaluations):
-            reason = "diverged"
+        reason = self._log(index, monitor.phase, k, monitor.evaluations) if k % out.log_every == 0 else None
         running = reason is None and not last  # a phase end is checkpointed after it
         if running and self.signals.received:
             reason = "interrupted"
@@ -127,8 +130,19 @@ class Trainer:
             self._checkpoint(index, monitor.progress())
         return reason
 
-    def _log(self, index: int, options: PhaseOptions, k: int, evaluations: int) -> bool:
-        return self.history.log(index, options.optimizer, k, self.step + k, evaluations)
+    def _log(self, index: int, phase: Phase, k: int, evaluations: int) -> Optional[str]:
+        """Write the history row of iteration k and show it to the callbacks; "diverged" on a non-finite loss,
+        "stopped" when a callback asks for it, else None."""
+        lr = phase.learning_rate(max(k - 1, 0))  # that of the step just taken
+        row = self.history.log(index, phase.options.optimizer, k, self.step + k, evaluations, lr)
+        if not math.isfinite(row["loss"]):
+            return "diverged"
+        for callback in self.callbacks:
+            said = callback(dict(row))
+            if said:
+                self.stopped_by = said if isinstance(said, str) else ""
+                return "stopped"
+        return None
 
     def _interrupted(self, index: int, k: int) -> str:
         return (f"interrupted by {self.signals.name} in phase {index} at iteration {k} (step {self.step}); "

@@ -45,7 +45,7 @@ def test_solve_writes_every_run_file(tiny_run):
 
 def test_history_has_terms_error_and_falling_loss(tiny_run):
     rows = _history(tiny_run.run_dir)
-    assert list(rows[0])[:7] == ["phase", "optimizer", "iteration", "step", "evaluations", "time", "loss"]
+    assert list(rows[0])[:8] == ["phase", "optimizer", "iteration", "step", "evaluations", "time", "lr", "loss"]
     assert {"pde", "bc", "ic", "rel_l2_u"} <= set(rows[0])
     assert [int(r["step"]) for r in rows] == sorted(int(r["step"]) for r in rows)
     assert {r["phase"] for r in rows} == {"0", "1"}
@@ -115,8 +115,27 @@ def test_cli_solve_and_list(tmp_path):
     last = proc.stdout.strip().splitlines()[-1]
     assert last.startswith("completed: rel_l2 u = ") and last.endswith(f"run folder: {out}")
     assert {p.name for p in out.iterdir()} >= {"config.toml", "model.pt", "history.csv", "summary.json"}
-    listing = subprocess.run([sys.executable, "-m", "pinnkit", "list"], capture_output=True, text=True)
-    assert listing.returncode == 0 and listing.stdout.startswith("burgers") and "Burgers" in listing.stdout
+
+
+def test_list_names_every_shipped_case_and_solve_and_init_take_them(tmp_path):
+    listing = subprocess.run([sys.executable, "-m", "pinnkit", "list"], capture_output=True, text=True, cwd=tmp_path)
+    listed = [line.split()[0] for line in listing.stdout.splitlines() if line and not line.startswith("problem ")]
+    assert listing.returncode == 0 and listed == sorted(p.stem for p in (ROOT / "problems").glob("*.toml"))
+    assert "burgers_inverse  " in listing.stdout and "Viscous Burgers (Raissi et al. 2019)" in listing.stdout
+    small = ("points.interior=100", "points.evaluation=64", "model.depth=2", "phases[0].iterations=5")
+    proc = subprocess.run([sys.executable, "-m", "pinnkit", "solve", "burgers_inverse", "--out", "run", "--quiet",
+                           "--no-plots", *[a for kv in small for a in ("--set", kv)]],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 0 and "completed" in proc.stdout, proc.stderr
+    assert json.loads((tmp_path / "run" / "summary.json").read_text())["identified"]["nu"]["true"] is not None
+    init = subprocess.run([sys.executable, "-m", "pinnkit", "init", "burgers_inverse", "mine/case.toml"],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert init.returncode == 0 and (tmp_path / "mine" / "case.toml").read_text() == \
+        (ROOT / "problems" / "burgers_inverse.toml").read_text()
+    assert (tmp_path / "mine" / "data" / "burgers_observations.npz").is_file()
+    again = subprocess.run([sys.executable, "-m", "pinnkit", "init", "burgers_inverse", "mine/case.toml"],
+                           capture_output=True, text=True, cwd=tmp_path)
+    assert again.returncode == 2 and again.stderr.strip().endswith("case.toml exists already; choose another file")
 
 
 def test_non_finite_loss_stops_with_message_and_keeps_last_finite_model(tmp_path):
@@ -127,3 +146,28 @@ def test_non_finite_loss_stops_with_message_and_keeps_last_finite_model(tmp_path
     state = torch.load(result.run_dir / "model.pt", weights_only=True)
     assert all(torch.isfinite(v).all() for v in state["model"].values())
     assert json.loads((result.run_dir / "summary.json").read_text())["status"] == "diverged"
+
+
+def test_history_has_the_learning_rate_of_each_step(tmp_path):
+    overrides = TINY + ("phases[0].schedule=exponential", "phases[0].decay_rate=0.5", "phases[0].decay_steps=20")
+    rows = _history(pinnkit.solve(BURGERS, overrides, out=tmp_path / "run").run_dir)
+    adam = {int(r["iteration"]): float(r["lr"]) for r in rows if r["optimizer"] == "adam"}
+    assert adam[0] == adam[1 if 1 in adam else 0] == 5e-3 and adam[20] == pytest.approx(5e-3 * 0.5 ** (19 / 20))
+    assert adam[60] == pytest.approx(5e-3 * 0.5 ** (59 / 20))
+    assert {r["lr"] for r in rows if r["optimizer"] == "lbfgsb"} == {""}  # no learning rate: an empty cell
+
+
+def test_a_callback_stops_the_run_at_an_error_target(tmp_path):
+    seen = []
+
+    def target(row):
+        seen.append(row)
+        return row["rel_l2_u"] < 0.8 and "rel L2 u below 0.8"
+
+    result = pinnkit.solve(BURGERS, TINY, out=tmp_path / "run", callbacks=[target])
+    assert result.status == "stopped" and result.summary["message"] == \
+        "stopped by a callback in phase 0 at iteration 50: rel L2 u below 0.8"
+    assert seen[-1]["rel_l2_u"] < 0.8 and all(r["rel_l2_u"] >= 0.8 for r in seen[:-1])
+    rows = _history(result.run_dir)
+    assert float(rows[-1]["rel_l2_u"]) == pytest.approx(seen[-1]["rel_l2_u"]) and len(rows) == len(seen)
+    assert pinnkit.load(result.run_dir).predict(np.zeros((1, 2)))["u"].shape == (1,)  # the model was written

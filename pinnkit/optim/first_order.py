@@ -56,9 +56,12 @@ class FirstOrderPhase(OptimizerPhase):
         self.groups, self.optimizer = groups, self.make_optimizer(groups)
         self.evaluate = gradient_closure(parameters(groups), objective.loss, self.create_graph)
 
+    def learning_rate(self, k: int) -> float:
+        return self.options.lr * lr_factor(self.options, k)
+
     def step(self, k: int) -> Step:
         for group in self.optimizer.param_groups:
-            group["lr"] = self.options.lr * lr_factor(self.options, k)
+            group["lr"] = self.learning_rate(k)
         loss = self.optimizer.step(self.evaluate)
         project(self.groups)
         return Step(loss.detach())

@@ -119,6 +119,10 @@ class Phase:
     def redrawn(self) -> None:
         """The collocation points have moved: refresh what was computed on the old ones (or restart)."""
 
+    def learning_rate(self, k: int) -> Optional[float]:
+        """The learning rate of iteration k + 1, for phases that have one (the history's `lr` column)."""
+        return None
+
     def state_dict(self) -> dict[str, Any]:
         return {}
 
@@ -209,6 +213,7 @@ BUDGET_MESSAGES = {
     "max_seconds": "time budget (max_seconds) reached",
     "diverged": "non-finite loss",
     "interrupted": "interrupted by a signal",
+    "stopped": "stopped by a callback",
 }
 
 
