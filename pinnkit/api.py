@@ -2,16 +2,23 @@
 of `pinnkit solve`."""
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Sequence, Union
 
+import torch
+
 from . import checkpoint
 from .build import Setup, build
-from .config import Config, load as load_config
+from .config import Config, ConfigError, load as load_config
 from .logs import run_log
 from .run import RunWriter, Solution, new_run_dir
+from .problem import Problem
 from .train import Callback, Trainer
+from .usercode import Code, name_of
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -34,28 +41,59 @@ class Result:
 
 def solve(config: Union[Config, str, Path, dict], overrides: Sequence[str] = (),
           out: Optional[Union[str, Path]] = None, quiet: bool = True, plots: bool = False,
-          callbacks: Sequence[Callback] = ()) -> Result:
+          callbacks: Sequence[Callback] = (), problem: Optional[type[Problem]] = None,
+          model: Optional[torch.nn.Module] = None) -> Result:
     """Validate and build everything first (nothing is written on bad input), then train and write the run;
     with `plots`, then draw its figures into RUN_DIR/plots (`pinnkit.plot`).
+
+    `problem`: a Problem subclass to solve (a class as the config's `problem.name` works too); `model`: a
+    network of your own (any torch.nn.Module from (N, coordinates) to (N, fields)), trained in place. The
+    run keeps the source file of a problem class; one defined interactively cannot be kept, which is said
+    at the start, and `load` or `resume` of the run take the class (or the network) again.
 
     `callbacks` are called with each history row (a dict: phase, iteration, step, loss, each term,
     rel_l2_<field>, lr, ...) at every log point; one that returns something truthy (a string: the reason)
     stops the run there, with status `stopped` (early stopping, an error target reached)."""
-    cfg = config if isinstance(config, Config) else load_config(config, tuple(overrides))
-    setup = build(cfg)
+    cfg, code = configured(config, tuple(overrides), problem, model)
+    setup = build(cfg, code)
     path = new_run_dir(cfg, out)
     return _plotted(_train(setup, RunWriter(path, cfg), quiet, callbacks=callbacks), plots)
 
 
+def configured(config: Union[Config, str, Path, dict], overrides: tuple[str, ...], problem: Optional[type],
+               model: Optional[torch.nn.Module]) -> tuple[Config, Code]:
+    """The validated config, with a problem class and a network given from Python recorded in it, and them."""
+    raw = config.model_dump() if isinstance(config, Config) else config
+    if isinstance(raw, dict) and isinstance(raw.get("problem"), dict) and isinstance(raw["problem"].get("name"), type):
+        problem = problem or raw["problem"]["name"]
+        raw = {**raw, "problem": {k: v for k, v in raw["problem"].items() if k != "name"}}
+    values: dict[str, Any] = {}
+    if problem is not None:
+        if not (isinstance(problem, type) and issubclass(problem, Problem)):
+            raise ConfigError(f"problem: a Problem subclass, got {problem!r}")
+        values["problem.name"] = name_of(problem) or f"__main__:{problem.__qualname__}"
+        if name_of(problem) is None:
+            log.warning("%s was defined interactively: the run folder cannot keep its source, so pinnkit.load "
+                        "and resume of the run need the class again (problem=%s)", problem.__name__,
+                        problem.__name__)
+    if model is not None:
+        if not isinstance(model, torch.nn.Module):
+            raise ConfigError(f"model: a torch.nn.Module, got {type(model).__name__}")
+        values.update({"model.name": "given", "model.options": {"class": type(model).__qualname__}})
+    return load_config(raw, overrides, values), Code(problem=problem, network=model)
+
+
 def resume(run_dir: Union[str, Path], quiet: bool = True, plots: bool = False,
-           callbacks: Sequence[Callback] = ()) -> Result:
-    """Continue an interrupted or crashed run from its last checkpoint, with the run's own config.toml.
+           callbacks: Sequence[Callback] = (), problem: Optional[type[Problem]] = None,
+           model: Optional[torch.nn.Module] = None) -> Result:
+    """Continue an interrupted or crashed run from its last checkpoint, with the run's own config.toml (and
+    the problem class or network given from Python when it was solved, given again here).
 
     For Adam, AdaHessian and the native L-BFGS the result is the one the run would have reached
     without the stop; a SciPy L-BFGS-B phase restarts from the checkpointed weights (its message says so).
     """
-    cfg, state, source = checkpoint.open_run(run_dir)
-    return _plotted(_train(build(cfg, source), RunWriter(Path(run_dir)), quiet, state, callbacks), plots)
+    cfg, state, code = checkpoint.open_run(run_dir, problem, model)
+    return _plotted(_train(build(cfg, code), RunWriter(Path(run_dir)), quiet, state, callbacks), plots)
 
 
 def _train(setup: Setup, writer: RunWriter, quiet: bool, state: Optional[dict] = None,

@@ -27,6 +27,7 @@ from .operators import AutogradEngine, Derivatives, JetEngine
 from .optim import PHASES, ObjectiveView, PhaseOptions, Residuals, Sizes
 from .pdes import resolve
 from .problem import Problem, ProblemError
+from .usercode import Code, load_class
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 MIN_PER_AXIS = 4  # evaluation grid points per axis below which a rel L2 error measures the corners only
@@ -83,11 +84,10 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def make_problem(config: Config, source: Optional[Path] = None) -> Problem:
-    """Instantiate the configured problem class with the configured parameters (`source`: a copy of the
-    problem's file to import instead of the named one)."""
+def make_problem(config: Config, code: Code = Code()) -> Problem:
+    """Instantiate the configured problem class (or the one given from Python) with the configured parameters."""
     try:
-        cls = resolve(config.problem.name, source)
+        cls = code.problem or resolve(config.problem.name, code.problem_file)
     except ValueError as err:
         raise ConfigError(f"problem.name: {err}") from None
     try:
@@ -96,17 +96,58 @@ def make_problem(config: Config, source: Optional[Path] = None) -> Problem:
         raise ConfigError(f"problem.parameters: {err.args[0]}") from None
 
 
-def make_model(config: Config, problem: Problem, domain) -> torch.nn.Module:
-    """The network of `[model]`, wrapped in the problem's output transform when asked."""
+def make_model(config: Config, problem: Problem, domain, code: Code = Code()) -> torch.nn.Module:
+    """The network of `[model]` (pinnkit's MLP, one of your own, or the one given from Python), in float64 and
+    checked to map coordinates to fields, wrapped in the problem's output transform when asked."""
     m = config.model
-    generator = torch.Generator().manual_seed(config.seed)
-    net = MLP(len(problem.coords), len(problem.fields), m.width, m.depth, m.activation, domain.lower,
-              domain.upper, m.fourier_features, m.fourier_scale, generator)
+    if code.network is not None:
+        net = code.network
+    elif m.name == "mlp":
+        net = MLP(len(problem.coords), len(problem.fields), m.width, m.depth, m.activation, domain.lower,
+                  domain.upper, m.fourier_features, m.fourier_scale, torch.Generator().manual_seed(config.seed))
+    else:
+        net = user_network(config, problem, code.network_file)
+    check_network(net.to(torch.float64), problem, domain)
     if not m.hard_constraints:
         return net
     if not problem.has("output_transform"):
         raise ConfigError(f"model.hard_constraints: {type(problem).__name__} defines no output_transform")
     return Constrained(net, problem.output_transform, problem.coords, problem.fields)
+
+
+def user_network(config: Config, problem: Problem, source: Optional[Path] = None) -> torch.nn.Module:
+    """`Class(inputs, outputs, **model.options)` of `model.name`, initialised from the run's seed."""
+    m = config.model
+    if m.name == "given":
+        raise ConfigError(f"model.name: the network of this run was given from Python ({m.options.get('class')}); "
+                          f"pass it again (model=...)")
+    try:
+        cls = load_class(m.name, torch.nn.Module, "network", source)
+    except ValueError as err:
+        raise ConfigError(f"model.name: {err}") from None
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed)
+        try:
+            return cls(len(problem.coords), len(problem.fields), **m.options)
+        except Exception as err:  # a user's code: one line
+            raise ConfigError(f"model: {cls.__name__}({len(problem.coords)}, {len(problem.fields)}, "
+                              f"**model.options) failed: {_one_line(err)}") from None
+
+
+def check_network(net: torch.nn.Module, problem: Problem, domain) -> None:
+    """The network must map (N, coordinates) points to (N, fields) outputs: try it at two points."""
+    if not isinstance(net, torch.nn.Module):
+        raise ConfigError(f"model: a network must be a torch.nn.Module, got {type(net).__name__}")
+    x = torch.as_tensor(np.stack([domain.lower, domain.upper]), dtype=torch.float64)
+    try:
+        with torch.no_grad():
+            out = net(x)
+    except Exception as err:  # a user's code: one line
+        raise ConfigError(f"model: {type(net).__name__} fails on (2, {x.shape[1]}) points: {_one_line(err)}") from None
+    if not torch.is_tensor(out) or tuple(out.shape) != (2, len(problem.fields)):
+        shape = tuple(out.shape) if torch.is_tensor(out) else type(out).__name__
+        raise ConfigError(f"model: {type(net).__name__} maps (2, {x.shape[1]}) points to {shape}, expected "
+                          f"(2, {len(problem.fields)}): one column per field {problem.fields}")
 
 
 COMPILE_PAYS = 2000  # iterations: compiling costs 10-35 s per dtype (a few s from torch's disk cache) and saves
@@ -262,18 +303,18 @@ def check_phases(config: Config, sizes: Sizes) -> None:
             raise ProblemError(f"phases[{i}] ({options.optimizer}): {err}") from None
 
 
-def build(config: Config, source: Optional[Path] = None) -> Setup:
+def build(config: Config, code: Code = Code()) -> Setup:
     """Everything the trainer needs, checked, on the configured device (float64 until a phase casts).
-    `source`: a copy of the problem's file to import instead of the named one (a resumed run's)."""
+    `code`: classes given from Python, or the copies of the user's files a run folder keeps."""
     device = resolve_device(config.device)
-    problem = make_problem(config, source)
+    problem = make_problem(config, code)
     domain = user_domain(problem)
     sizing.check(config, len(problem.coords), len(problem.fields))
     if problem.has("reference") and config.points.evaluation < MIN_PER_AXIS ** domain.dim:
         raise ConfigError(f"points.evaluation: {config.points.evaluation} points make a grid of fewer than "
                           f"{MIN_PER_AXIS} per axis on this {domain.dim}-dimensional domain; use at least "
                           f"{MIN_PER_AXIS ** domain.dim}")
-    model = make_model(config, problem, domain).to(device)
+    model = make_model(config, problem, domain, code).to(device)
     objective = Objective(model, make_groups(config, problem, domain), problem.coords, problem.fields,
                           config.loss.weights, make_engine(config, compile=False))  # eager for the checks
     rng = np.random.default_rng(config.seed)

@@ -28,8 +28,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .build import Setup
 from .config import Config, ConfigError, first_difference, load as load_config
-from .pdes import source_file
-from .run import SOURCE, RunError, read_torch, save_torch
+from .run import SOURCES, RunError, kept_code, read_torch, save_torch
+from .usercode import Code, source_file
 
 FILE = "checkpoint.pt"
 FORMAT = 2  # 2: phase state under progress["state"], parameters as float64 masters
@@ -91,10 +91,12 @@ def read(run_dir: Path) -> dict[str, Any]:
     return state
 
 
-def open_run(run_dir: Union[str, Path]) -> tuple[Config, dict[str, Any], Optional[Path]]:
-    """The config, checkpoint and problem source (the copy of a user's problem file the run keeps, or None)
-    of a run folder that can be resumed; anything else is one clear RunError. A user's problem file that
-    changed since the run started is refused: the run would go on with another equation."""
+def open_run(run_dir: Union[str, Path], problem: Optional[type] = None,
+             model: Optional[torch.nn.Module] = None) -> tuple[Config, dict[str, Any], Code]:
+    """The config, checkpoint and user code (`run.kept_code`: what is given again from Python, else the
+    copies of the user's files the run keeps) of a run folder that can be resumed; anything else is one
+    clear RunError. A user's file that changed since the run started is refused: the run would go on with
+    another equation or network."""
     path = Path(run_dir)
     if not path.is_dir():
         raise RunError(f"{path}: no such run folder")
@@ -114,18 +116,16 @@ def open_run(run_dir: Union[str, Path]) -> tuple[Config, dict[str, Any], Optiona
         raise RunError(f"{path / 'config.toml'}: differs from the config the checkpoint was written with "
                        f"({first_difference(config.model_dump(), then.model_dump())})")
     check(state, config, path / FILE)
-    return config, state, kept_source(path, config)
+    for section, copy in SOURCES.items():
+        unchanged(path / copy, source_file(getattr(config, section).name))
+    return config, state, kept_code(path, config, problem, model)
 
 
-def kept_source(path: Path, config: Config) -> Optional[Path]:
-    """The run's copy of its problem file, refused if the original exists and differs from it."""
-    copy, original = path / SOURCE, source_file(config.problem.name)
-    if original is None or not copy.is_file():
-        return None
-    if original.is_file() and original.read_bytes() != copy.read_bytes():
+def unchanged(copy: Path, original: Optional[Path]) -> None:
+    """Refuse a user's file that exists and differs from the copy the run keeps of it."""
+    if original is not None and copy.is_file() and original.is_file() and original.read_bytes() != copy.read_bytes():
         raise RunError(f"{original}: changed since the run started (the run keeps the file it started with as "
                        f"{copy}); put that version back to resume, or start a new run")
-    return copy
 
 
 class _Progress(BaseModel):

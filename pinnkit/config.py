@@ -75,6 +75,10 @@ class PointsSection(_Section):
 
 
 class ModelSection(_Section):
+    name: str = Field("mlp", description='"mlp" (pinnkit\'s), or a network of your own: "path/to/file.py:Class" '
+                      'or "module:Class", a torch.nn.Module built as Class(inputs, outputs, **options); '
+                      '"given": one given from Python (`solve(..., model=net)`)')
+    options: dict[str, Any] = Field({}, description="keyword arguments of a network of your own")
     width: int = Field(20, gt=0, le=2**16)
     depth: int = Field(4, gt=0, le=1000, description="number of hidden layers")
     activation: Literal["tanh", "sin", "gelu", "silu"] = "tanh"
@@ -87,6 +91,16 @@ class ModelSection(_Section):
                                                   "phases' iteration budget repays the compile time")
     cuda_graphs: bool = Field(False, description="on CUDA, replay the compiled jets as CUDA graphs (not yet "
                                                  "measured on a GPU: off by default)")
+
+    @model_validator(mode="after")
+    def _check_network(self) -> "ModelSection":
+        if self.name not in ("mlp", "given") and ":" not in self.name:
+            raise ValueError(f'model.name: "mlp", or "path/to/file.py:Class" or "module:Class" for a network of '
+                             f'your own, got {_show(self.name)}')
+        if self.name == "mlp" and self.options:
+            raise ValueError("model.options: keyword arguments for a network of your own (model.name); pinnkit's "
+                             "mlp takes width, depth, activation, ...")
+        return self
 
     @field_validator("compile", mode="before")
     @classmethod
@@ -159,9 +173,10 @@ class Config(_Section):
         return tomli_w.dumps(self.model_dump(exclude_none=True))
 
 
-def load(source: Union[str, Path, dict], overrides: tuple[str, ...] = ()) -> Config:
+def load(source: Union[str, Path, dict], overrides: tuple[str, ...] = (),
+         values: Optional[dict[str, Any]] = None) -> Config:
     """Read a TOML file, a shipped case by name (`burgers`: see `pinnkit list`) or take a dict, apply
-    `key.path=value` overrides, validate."""
+    `key.path=value` overrides, then `values` (key path -> a Python value), validate."""
     if not isinstance(source, dict) and not Path(source).exists() and catalog.path(str(source)) is not None:
         source = catalog.path(str(source))
     where = str(source) if not isinstance(source, dict) else "<config>"
@@ -170,6 +185,8 @@ def load(source: Union[str, Path, dict], overrides: tuple[str, ...] = ()) -> Con
         apply_override(raw, item)
     if not isinstance(source, dict):
         _anchor_paths(raw, Path(source).parent)
+    for path, value in (values or {}).items():
+        set_value(raw, path, value)
     try:
         return Config.model_validate(raw)
     except ValidationError as err:
@@ -195,12 +212,14 @@ def _read(path: Path) -> dict:
 
 
 def _anchor_paths(raw: dict, base: Path) -> None:
-    """Make a relative `file.py:Class` problem path and a relative data file relative to the TOML file's folder."""
-    name = raw.get("problem", {}).get("name") if isinstance(raw.get("problem"), dict) else None
-    if isinstance(name, str) and ".py:" in name:
-        file, cls = name.rsplit(":", 1)
-        if not Path(file).is_absolute():
-            raw["problem"]["name"] = f"{(base / file).resolve()}:{cls}"
+    """Make relative `file.py:Class` problem and network paths and a relative data file relative to the TOML
+    file's folder."""
+    for section in ("problem", "model"):
+        name = raw.get(section, {}).get("name") if isinstance(raw.get(section), dict) else None
+        if isinstance(name, str) and ".py:" in name:
+            file, cls = name.rsplit(":", 1)
+            if not Path(file).is_absolute():
+                raw[section]["name"] = f"{(base / file).resolve()}:{cls}"
     data = raw.get("data", {}).get("file") if isinstance(raw.get("data"), dict) else None
     if isinstance(data, str) and not Path(data).is_absolute():
         raw["data"]["file"] = str((base / data).resolve())
@@ -236,6 +255,11 @@ def apply_override(raw: dict, item: str) -> None:
     if "=" not in item:
         raise ConfigError(f"--set {item}: expected key.path=value")
     path, text = (s.strip() for s in item.split("=", 1))
+    set_value(raw, path, _parse_value(text))
+
+
+def set_value(raw: dict, path: str, value: Any) -> None:
+    """Set the key path `phases[0].lr` of the raw TOML dict to `value`, creating missing tables, in place."""
     keys = _split(path)
     node: Any = raw
     for i, key in enumerate(keys[:-1]):
@@ -246,7 +270,7 @@ def apply_override(raw: dict, item: str) -> None:
         _check_index(node, last, path)
     elif not isinstance(node, dict):
         raise ConfigError(f"--set {path}: {_render(keys[:-1])} is not a table")
-    node[last] = _parse_value(text)
+    node[last] = value
 
 
 def _child(node: Any, key: Union[str, int], default: Any, path: str) -> Any:

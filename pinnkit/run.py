@@ -26,11 +26,11 @@ import numpy as np
 import torch
 
 from .build import make_model, make_problem
-from .pdes import source_file
+from .usercode import Code, source_file
 from .config import Config, ConfigError, load as load_config
 
 FILES = ("config.toml", "history.csv", "model.pt", "summary.json")
-SOURCE = "problem.py"  # a copy of the user's problem file, for runs whose problem is one
+SOURCES = {"problem": "problem.py", "model": "network.py"}  # copies of the user's files, by config section
 
 
 class RunError(ValueError):
@@ -154,8 +154,9 @@ class RunWriter:
         self.rows = 0  # history rows written so far
         if config is not None:
             write_atomic(path / "config.toml", config.to_toml().encode())
-            if (file := source_file(config.problem.name)) is not None:
-                write_atomic(path / SOURCE, file.read_bytes())
+            for section, copy in SOURCES.items():
+                if (file := source_file(getattr(config, section).name)) is not None:
+                    write_atomic(path / copy, file.read_bytes())
 
     def history(self, row: Mapping[str, Any]) -> None:
         """Append one history row (the first row fixes the columns)."""
@@ -224,13 +225,16 @@ class Solution:
         return {f: out[:, i] for i, f in enumerate(self.fields)}
 
 
-def load(run_dir: Union[str, Path], device: str = "cpu", trust_code: bool = False) -> Solution:
+def load(run_dir: Union[str, Path], device: str = "cpu", trust_code: bool = False, problem: Optional[type] = None,
+         model: Optional[torch.nn.Module] = None) -> Solution:
     """Rebuild a trained run from its folder (`config.toml` + `model.pt`); a bad folder or file is a RunError.
 
-    A run whose problem is Python code of its own (a `file.py:Class` or `module:Class` problem) runs that
+    A run whose problem or network is Python code of its own (`file.py:Class` or `module:Class`) runs that
     code when opened, so it opens only with `trust_code=True`, as `torch.load(weights_only=True)` refuses
-    pickled code; it imports the copy of the file the run keeps (`problem.py`), so a moved or shared
-    folder opens too. The shipped problems need no trust."""
+    pickled code; it imports the copies of the files the run keeps (`problem.py`, `network.py`), so a moved
+    or shared folder opens too. A problem class or a network given from Python when the run was solved
+    (one defined interactively, say) is given again: `problem=Heat`, `model=Net(...)` (its weights are
+    loaded into it). The shipped problems and pinnkit's MLP need no trust."""
     path = Path(run_dir)
     if not path.is_dir():
         raise RunError(f"{path}: no such run folder")
@@ -238,19 +242,43 @@ def load(run_dir: Union[str, Path], device: str = "cpu", trust_code: bool = Fals
         if not (path / name).is_file():
             raise RunError(f"{path}: not a complete run folder ({name} is missing)")
     config = load_config(path / "config.toml")
-    source = path / SOURCE if (path / SOURCE).is_file() else None
-    if ":" in config.problem.name and not trust_code:
-        raise RunError(f"{path}: its problem is Python code ({source or config.problem.name}) that opening the run "
-                       f"would run; open it with trust_code=True (command line: --trust-code) if you trust it")
-    problem = make_problem(config, source)
+    code = kept_code(path, config, problem, model)
+    given = {"problem": code.problem, "model": code.network}
+    untrusted = [f"{'network' if section == 'model' else section} {code_name(config, section)}" for section in SOURCES
+                 if ":" in getattr(config, section).name and given[section] is None]
+    if untrusted and not trust_code:
+        raise RunError(f"{path}: its {' and '.join(untrusted)} is Python code that opening the run would run; "
+                       f"open it with trust_code=True (command line: --trust-code) if you trust it")
+    solved = make_problem(config, code)
+    net = make_model(config, solved, solved.domain(), code)
     state = read_torch(path / "model.pt", ("model", "parameters"), device)
     try:
-        model = make_model(config, problem, problem.domain())
         dtype = state["model"][next(iter(state["model"]))].dtype
-        model.to(device, dtype).load_state_dict(state["model"])
-        problem.load_state_dict(state["parameters"])
+        net.to(device, dtype).load_state_dict(state["model"])
+        solved.load_state_dict(state["parameters"])
     except (RuntimeError, KeyError, StopIteration, ValueError, TypeError, AttributeError) as err:
         raise RunError(f"{path / 'model.pt'}: does not fit config.toml ({type(err).__name__}: "
                        f"{_first_line(err)})") from None
-    model.eval()
-    return Solution(path, config, problem, model)
+    net.eval()
+    return Solution(path, config, solved, net)
+
+
+def kept_code(path: Path, config: Config, problem: Optional[type] = None,
+              model: Optional[torch.nn.Module] = None) -> Code:
+    """The user code to rebuild a run with: what is given again from Python, else the run's copies of the
+    files its config names. A class defined interactively (`__main__:Heat`) must be given again."""
+    if problem is None and config.problem.name.startswith("__main__:"):
+        name = config.problem.name.split(":", 1)[1]
+        raise RunError(f"{path}: its problem {name} was defined interactively, so the run could not keep its "
+                       f"source; give the class again: problem={name}")
+    if model is None and config.model.name == "given":
+        raise RunError(f"{path}: its network was given from Python ({config.model.options.get('class')}); give "
+                       f"it again: model=...")
+    copies = {section: path / copy if (path / copy).is_file() else None for section, copy in SOURCES.items()}
+    return Code(problem, model, copies["problem"], copies["model"])
+
+
+def code_name(config: Config, section: str) -> str:
+    """The class a config section names, for messages (`heat.py:Heat` -> `Heat (heat.py)`)."""
+    file, cls = getattr(config, section).name.rsplit(":", 1)
+    return f"{cls} ({Path(file).name})"

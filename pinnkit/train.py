@@ -196,6 +196,7 @@ class Trainer:
             "resumed": self.resumed,
             "seconds": round(time.perf_counter() - self.start, 3),
             "device": str(s.device),
+            "engine": "jet" if s.taps is not None else "autograd",  # forward jets need pinnkit's MLP
             "dtype": str(next(s.model.parameters()).dtype).replace("torch.", ""),
             "seed": s.config.seed,
             "versions": versions(),

@@ -236,7 +236,7 @@ def test_opening_a_run_with_python_code_needs_trust(tmp_path, capsys):
     (tmp_path / "heat.toml").write_text(HEAT_TOML)
     run = pinnkit.solve(tmp_path / "heat.toml", out=tmp_path / "run").run_dir
     (tmp_path / "heat.py").write_text("raise SystemExit('this code ran')\n")  # what opening must not run
-    with pytest.raises(RunError, match="its problem is Python code .* trust_code=True"):
+    with pytest.raises(RunError, match=r"its problem Heat \(heat.py\) is Python code .* trust_code=True"):
         pinnkit.load(run)
     refused(capsys, ["plot", run], "--trust-code")
     refused(capsys, ["export", run], "--trust-code")
