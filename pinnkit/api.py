@@ -12,6 +12,7 @@ import torch
 from . import checkpoint
 from .build import Setup, build
 from .config import Config, ConfigError, load as load_config
+from .loggers import check as check_loggers, open_loggers
 from .logs import run_log
 from .run import RunWriter, Solution, new_run_dir
 from .problem import Problem
@@ -55,6 +56,7 @@ def solve(config: Union[Config, str, Path, dict], overrides: Sequence[str] = (),
     rel_l2_<field>, lr, ...) at every log point; one that returns something truthy (a string: the reason)
     stops the run there, with status `stopped` (early stopping, an error target reached)."""
     cfg, code = configured(config, tuple(overrides), problem, model)
+    check_loggers(cfg)
     setup = build(cfg, code)
     path = new_run_dir(cfg, out)
     return _plotted(_train(setup, RunWriter(path, cfg), quiet, callbacks=callbacks), plots)
@@ -93,13 +95,21 @@ def resume(run_dir: Union[str, Path], quiet: bool = True, plots: bool = False,
     without the stop; a SciPy L-BFGS-B phase restarts from the checkpointed weights (its message says so).
     """
     cfg, state, code = checkpoint.open_run(run_dir, problem, model)
+    check_loggers(cfg)
     return _plotted(_train(build(cfg, code), RunWriter(Path(run_dir)), quiet, state, callbacks), plots)
 
 
 def _train(setup: Setup, writer: RunWriter, quiet: bool, state: Optional[dict] = None,
            callbacks: Sequence[Callback] = ()) -> Result:
     with run_log(writer.path):
-        summary = Trainer(setup, writer, quiet, state, callbacks).run()
+        watchers = open_loggers(setup.config, writer.path)
+        status = "failed"
+        try:
+            summary = Trainer(setup, writer, quiet, state, [*callbacks, *watchers]).run()
+            status = summary["status"]
+        finally:
+            for watcher in watchers:
+                watcher.close(status)
     summary["run_dir"] = str(writer.path)
     writer.summary(summary)
     return Result(writer.path, summary, Solution(writer.path, setup.config, setup.problem, setup.model))

@@ -120,6 +120,8 @@ class OutputSection(_Section):
     log_every: int = Field(100, gt=0)
     checkpoint_every: int = Field(500, ge=0, description="write checkpoint.pt every k iterations (0: only at "
                                                          "phase boundaries), to resume after a stop or a crash")
+    loggers: list[Literal["tensorboard", "mlflow"]] = Field([], description="where history rows go besides "
+                                                            "history.csv (each an optional extra)")
 
 
 class SweepSection(_Section):

@@ -35,14 +35,24 @@ def run_log(run_dir: Path) -> Iterator[None]:
         handler.close()
 
 
+class ConsoleFormatter(logging.Formatter):
+    """`warning: ...` for warnings, the bare message for the few INFO records meant for the console."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = record.getMessage()
+        return f"{record.levelname.lower()}: {text}" if record.levelno >= logging.WARNING else text
+
+
 @contextmanager
 def console() -> Iterator[None]:
-    """While open, show the `pinnkit` logger's warnings on stderr, one line each (the command line's setting);
-    records carrying a traceback stay in run.log, since the command line reports those failures itself."""
+    """While open, show the `pinnkit` logger's warnings, and INFO records marked `extra={"console": True}`
+    (compiling), on stderr, one line each (the command line's setting); records carrying a traceback stay in
+    run.log, since the command line reports those failures itself."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("warning: %(message)s"))
-    handler.setLevel(logging.WARNING)
-    handler.addFilter(lambda record: record.exc_info is None)
+    handler.setFormatter(ConsoleFormatter())
+    handler.setLevel(logging.INFO)
+    handler.addFilter(lambda record: record.exc_info is None and (record.levelno >= logging.WARNING
+                                                                  or getattr(record, "console", False)))
     logger.addHandler(handler)
     try:
         yield

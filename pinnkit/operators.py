@@ -13,11 +13,14 @@ from __future__ import annotations
 
 from typing import Callable, Iterable, Mapping, Sequence
 
+import logging
+
 import torch
 
 from .jets import constrained_jets, mlp_jets, taylor
 from .nets import MLP, Constrained
 
+log = logging.getLogger(__name__)
 Key = tuple[int, tuple[int, ...]]  # (field index, coordinate indices differentiated in order)
 
 
@@ -117,10 +120,19 @@ class JetEngine:
         self.fallback = AutogradEngine()
         self.compiled, self.cuda_graphs = compile, cuda_graphs
         self.cache: dict[tuple[type, str], Callable] = {}
+        self.seen: set[tuple] = set()  # (kind, device, dtype, shape) compiled for: a new one compiles again
 
     def eager(self) -> "JetEngine":
         """The same engine without compiling (for point sets whose shape changes from call to call)."""
         return self if not self.compiled else JetEngine()
+
+    def _announce(self, kind: type, points: torch.Tensor) -> None:
+        """Say, on the console too, when a call will compile: the progress bar stands still meanwhile."""
+        key = (kind, points.device.type, points.dtype, tuple(points.shape))
+        if key not in self.seen:
+            self.seen.add(key)
+            log.info("compiling the forward jets for %d points in %s (once for each size and dtype; 10-35 s on a "
+                     "CPU)", len(points), str(points.dtype).replace("torch.", ""), extra={"console": True})
 
     def jets(self, kind: type, device: torch.device) -> Callable:
         """The jet function for a model kind on a device: eager, or compiled once per (kind, device type)."""
@@ -146,6 +158,8 @@ class JetEngine:
         if kind is Constrained and not self.compiled:
             near = taylor(model, points, *self.jets(MLP, points.device)(net, points, firsts, at), firsts, at)
             return self.fallback(near, points, coords, fields, tuple(keys), owner)
+        if self.compiled:
+            self._announce(kind, points)
         value, rows = self.jets(kind, points.device)(model, points, firsts, at)
         row = {(j,): k for k, j in enumerate(firsts)} | {p: len(firsts) + k for k, p in enumerate(pairs)}
         values = {c: points[:, j] for j, c in enumerate(coords)}

@@ -107,10 +107,13 @@ def test_forward_mode_through_the_output_transform_matches_autograd():
     assert close(rows[0, 0], auto.u_t) and close(rows[0, 1], auto.u_tt)
 
 
-def test_compiled_jets_match_autograd_and_train_alike():
+def test_compiled_jets_match_autograd_and_train_alike(caplog):
     model = Constrained(net(2, "silu", outputs=1), burgers_transform, ("x", "t"), ("u",))
     wanted = ("u_t", "u_x", "u_xx")
-    auto, jet = both(model, points(2), ("x", "t"), ("u",), wanted, JetEngine(compile=True))
+    with caplog.at_level("INFO", logger="pinnkit"):
+        auto, jet = both(model, points(2), ("x", "t"), ("u",), wanted, JetEngine(compile=True))
+    said = [r for r in caplog.records if r.getMessage().startswith("compiling the forward jets for")]
+    assert len(said) == 1 and said[0].console  # once, and on the console too: the progress bar stands still
     grads = [torch.autograd.grad((d.u_t + d.u * d.u_x - 0.01 * d.u_xx).square().mean(), list(model.parameters()))
              for d in (auto, jet)]
     for name in ("u",) + wanted:
