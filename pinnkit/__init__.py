@@ -16,7 +16,7 @@ EXPORTS = {  # public name -> the module that defines it
     "Box": "geometry", "Interval": "geometry", "Polygon": "geometry", "Rectangle": "geometry",
     "TimeInterval": "geometry",
     "Problem": "problem", "ProblemError": "problem",
-    "RunError": "run", "Solution": "run", "load": "run",
+    "RunError": "run", "Solution": "solution", "load": "run",
     "plot_sweep": "sweeps", "sweep": "sweeps",
     "export": "viz", "plot": "viz",
 }

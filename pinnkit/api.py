@@ -14,7 +14,8 @@ from .build import Setup, build
 from .config import Config, ConfigError, load as load_config
 from .loggers import check as check_loggers, open_loggers
 from .logs import run_log
-from .run import RunWriter, Solution, new_run_dir
+from .run import RunWriter, new_run_dir
+from .solution import Solution
 from .problem import Problem
 from .train import Callback, Trainer
 from .usercode import Code, name_of

@@ -22,10 +22,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Optional, Sequence, Union
 
-import numpy as np
 import torch
 
 from .build import make_model, make_problem
+from .solution import Solution
 from .usercode import Code, source_file
 from .config import Config, ConfigError, load as load_config
 
@@ -193,36 +193,6 @@ class RunWriter:
 
     def summary(self, summary: Mapping[str, Any]) -> None:
         write_atomic(self.path / "summary.json", (json.dumps(summary, indent=2) + "\n").encode())
-
-
-class Solution:
-    """A trained run: `predict` evaluates its fields at any points."""
-
-    def __init__(self, path: Path, config: Config, problem, model: torch.nn.Module):
-        self.path, self.config, self.problem, self.model = path, config, problem, model
-
-    @property
-    def coords(self) -> tuple[str, ...]:
-        return self.problem.coords
-
-    @property
-    def fields(self) -> tuple[str, ...]:
-        return self.problem.fields
-
-    @property
-    def summary(self) -> dict:
-        return json.loads((self.path / "summary.json").read_text())
-
-    @torch.no_grad()
-    def predict(self, points: np.ndarray) -> dict[str, np.ndarray]:
-        """Fields at `(N, d)` points in coordinate order (`self.coords`): field name -> `(N,)` array."""
-        x = np.asarray(points, dtype=np.float64)
-        if x.ndim != 2 or x.shape[1] != len(self.coords):
-            raise ValueError(f"points must have shape (N, {len(self.coords)}) in the order {self.coords}, "
-                             f"got {x.shape}")
-        p = next(self.model.parameters())
-        out = self.model(torch.as_tensor(x).to(p.device, p.dtype)).double().cpu().numpy()
-        return {f: out[:, i] for i, f in enumerate(self.fields)}
 
 
 def load(run_dir: Union[str, Path], device: str = "cpu", trust_code: bool = False, problem: Optional[type] = None,

@@ -171,3 +171,22 @@ def test_a_callback_stops_the_run_at_an_error_target(tmp_path):
     rows = _history(result.run_dir)
     assert float(rows[-1]["rel_l2_u"]) == pytest.approx(seen[-1]["rel_l2_u"]) and len(rows) == len(seen)
     assert pinnkit.load(result.run_dir).predict(np.zeros((1, 2)))["u"].shape == (1,)  # the model was written
+
+
+def test_predict_gives_derivatives_and_residuals_that_match_autograd_in_any_batches(tiny_run):
+    sol = pinnkit.load(tiny_run.run_dir)
+    pts = np.random.default_rng(3).uniform([-1, 0], [1, 1], size=(50, 2))
+    got = sol.predict(pts, derivatives=["u_x", "u_t", "u_xx"], residuals=True, batch=7)
+    x = torch.as_tensor(pts).requires_grad_(True)
+    u = sol.model(x)[:, 0]
+    (du,) = torch.autograd.grad(u.sum(), x, create_graph=True)
+    (du_x,) = torch.autograd.grad(du[:, 0].sum(), x)
+    nu = sol.problem.nu.item()
+    expected = {"u": u, "u_x": du[:, 0], "u_t": du[:, 1], "u_xx": du_x[:, 0],
+                "pde": du[:, 1] + u * du[:, 0] - nu * du_x[:, 0]}
+    assert set(got) == set(expected)
+    for name, value in expected.items():
+        np.testing.assert_allclose(got[name].reshape(-1), value.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(sol.predict(pts, batch=7)["u"], sol.predict(pts)["u"], rtol=1e-13, atol=1e-15)
+    with pytest.raises(ValueError, match="derivative 'w_x': expected FIELD_COORDS"):
+        sol.predict(pts, derivatives=["w_x"])

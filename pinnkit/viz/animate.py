@@ -13,7 +13,7 @@ import numpy as np
 from PIL import Image
 
 from .fields import comparison
-from ..run import Solution
+from ..solution import Solution
 from .grids import RunLike, Sample, lattice, open_run, sample, space_names, time_levels, time_name
 from .lines import line_figure
 from .render3d import slices

@@ -13,7 +13,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from ..run import Solution
+from ..solution import Solution
 from .grids import RunLike, Sample, open_run, planes, sample, space_names
 from .style import (PANEL, case_title, coordinate_text, error_scale, figure, panel_title, rel_l2_note, save,
                     scale)

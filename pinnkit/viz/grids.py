@@ -14,7 +14,8 @@ from typing import Mapping, Optional, Sequence, Union
 import numpy as np
 
 from ..metrics import reference_values
-from ..run import Solution, load
+from ..run import load
+from ..solution import Solution
 
 RunLike = Union[str, Path, Solution]
 

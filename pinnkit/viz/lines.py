@@ -10,7 +10,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from ..run import Solution
+from ..solution import Solution
 from .grids import Lattice, RunLike, Sample, bounds, lattice, open_run, sample, space_names, time_name
 from .style import PANEL, case_title, coordinate_text, figure, panel_title, save
 

@@ -13,7 +13,8 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from ..run import Solution, case_name
+from ..run import case_name
+from ..solution import Solution
 
 DPI = 150
 PANEL = (3.6, 3.0)  # inches per map panel
