@@ -31,10 +31,12 @@ class ParameterSpec(_Section):
     """A PDE parameter as a table: initial value, optional box bounds, trainable or not, and the true
     value where known (identification studies: the reference uses it, the summary reports the error)."""
 
-    init: float
-    bounds: Optional[list[float]] = Field(None, min_length=2, max_length=2)
-    trainable: bool = False
-    true: Optional[float] = None
+    init: float = Field(description="the value (the starting value of a trainable parameter)")
+    bounds: Optional[list[float]] = Field(None, min_length=2, max_length=2, description="[low, high] a trainable "
+                                          "parameter stays within")
+    trainable: bool = Field(False, description="identify it with the network (an inverse problem)")
+    true: Optional[float] = Field(None, description="the value the data were made with, where known: the reference "
+                                                    "uses it and the summary reports the error")
 
     @model_validator(mode="before")
     @classmethod
@@ -55,7 +57,8 @@ class ParameterSpec(_Section):
 
 class ProblemSection(_Section):
     name: str = Field(description='a shipped case, "path/to/file.py:Class" or "module:Class"')
-    parameters: dict[str, ParameterSpec] = {}
+    parameters: dict[str, ParameterSpec] = Field({}, description="the problem's parameters by name: a number, or "
+                                                  "a table {init, bounds, trainable, true}")
 
 
 class DataSection(_Section):
@@ -67,10 +70,11 @@ class DataSection(_Section):
 
 
 class PointsSection(_Section):
-    interior: int = Field(10000, gt=0, le=10**9)
-    boundary: int = Field(200, gt=0, le=10**9)
-    initial: int = Field(200, gt=0, le=10**9)
-    sampler: Literal["sobol", "lhs", "uniform"] = "sobol"
+    interior: int = Field(10000, gt=0, le=10**9, description="collocation points of the PDE in the domain")
+    boundary: int = Field(200, gt=0, le=10**9, description="points per boundary condition")
+    initial: int = Field(200, gt=0, le=10**9, description="points per initial condition")
+    sampler: Literal["sobol", "lhs", "uniform"] = Field("sobol", description="how points are drawn: scrambled "
+                                                        "Sobol, Latin hypercube or uniform")
     evaluation: int = Field(10000, ge=16, le=10**9, description="fixed grid for the reference error")
 
 
@@ -79,11 +83,12 @@ class ModelSection(_Section):
                       'or "module:Class", a torch.nn.Module built as Class(inputs, outputs, **options); '
                       '"given": one given from Python (`solve(..., model=net)`)')
     options: dict[str, Any] = Field({}, description="keyword arguments of a network of your own")
-    width: int = Field(20, gt=0, le=2**16)
+    width: int = Field(20, gt=0, le=2**16, description="units per hidden layer")
     depth: int = Field(4, gt=0, le=1000, description="number of hidden layers")
-    activation: Literal["tanh", "sin", "gelu", "silu"] = "tanh"
+    activation: Literal["tanh", "sin", "gelu", "silu"] = Field("tanh", description="of the hidden layers")
     fourier_features: int = Field(0, ge=0, le=2**16, description="random Fourier features (0: none)")
-    fourier_scale: float = Field(1.0, gt=0)
+    fourier_scale: float = Field(1.0, gt=0, description="standard deviation of the Fourier frequencies, in units "
+                                                        "of the domain scaled to [-1, 1]")
     hard_constraints: bool = Field(False, description="impose the problem's exact conditions by an output transform")
     engine: Literal["autograd", "jet"] = Field("jet", description="derivatives: nested autograd, or forward jets "
                                                "(MLP up to second order; anything else falls back to autograd)")
@@ -112,12 +117,14 @@ class ModelSection(_Section):
 
 
 class LossSection(_Section):
-    weights: dict[str, Annotated[float, Field(ge=0)]] = {}
+    weights: dict[str, Annotated[float, Field(ge=0)]] = Field({}, description="weight per loss term, by the "
+                                                              "term's name (default 1): pde, bc, ic, data, ...")
 
 
 class OutputSection(_Section):
-    dir: str = "runs"
-    log_every: int = Field(100, gt=0)
+    dir: str = Field("runs", description="where run folders are made, as <case>-<time>")
+    log_every: int = Field(100, gt=0, description="a history row, the progress bar and the divergence check "
+                                                  "every k iterations")
     checkpoint_every: int = Field(500, ge=0, description="write checkpoint.pt every k iterations (0: only at "
                                                          "phase boundaries), to resume after a stop or a crash")
     loggers: list[Literal["tensorboard", "mlflow"]] = Field([], description="where history rows go besides "
@@ -127,20 +134,24 @@ class OutputSection(_Section):
 class SweepSection(_Section):
     """What `pinnkit sweep` varies (`solve` ignores it): the product of `grid`, the zip `cases`, times `seeds`."""
 
-    grid: dict[str, Annotated[list[Any], Field(min_length=1)]] = {}
-    cases: list[Annotated[dict[str, Any], Field(min_length=1)]] = []
-    seeds: list[Annotated[int, Field(ge=0)]] = []
+    grid: dict[str, Annotated[list[Any], Field(min_length=1)]] = Field({}, description="key path -> values; "
+                                                                       "the sweep runs their product")
+    cases: list[Annotated[dict[str, Any], Field(min_length=1)]] = Field([], description="explicit cases, each a "
+                                                                        "table of key path -> value")
+    seeds: list[Annotated[int, Field(ge=0)]] = Field([], description="every case is run with each seed")
 
 
 PhaseConfig = Annotated[Union[tuple(cls.Options for cls in PHASES.values())], Field(discriminator="optimizer")]
 
 
 class Config(_Section):
-    seed: int = Field(0, ge=0, lt=2**63)
+    seed: int = Field(0, ge=0, lt=2**63, description="seeds the network, the points and every random draw: same "
+                                                  "config, same machine, same history")
     max_memory_gb: float = Field(16.0, gt=0, description="refuse, before allocating, a problem whose points, "
                                  "network and one evaluation would need more memory than this")
-    device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$")
-    dtype: Literal["float32", "float64"] = "float32"
+    device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$", description="auto: CUDA when there is "
+                        "one; cpu, cuda or cuda:N")
+    dtype: Literal["float32", "float64"] = Field("float32", description="of the phases that name none")
     problem: ProblemSection
     data: Optional[DataSection] = None
     points: PointsSection = PointsSection()

@@ -138,9 +138,9 @@ class AdaHessian(torch.optim.Optimizer):
 class AdaHessianOptions(FirstOrderOptions):
     optimizer: Literal["adahessian"]
     lr: float = Field(0.15, gt=0, description="the paper's default: the step is Newton-like, not Adam-sized")
-    beta1: float = Field(0.9, ge=0, lt=1)
-    beta2: float = Field(0.999, ge=0, lt=1)
-    eps: float = Field(1e-4, gt=0, le=1)
+    beta1: float = Field(0.9, ge=0, lt=1, description="decay of the gradient's moving average")
+    beta2: float = Field(0.999, ge=0, lt=1, description="decay of the squared Hessian diagonal's moving average")
+    eps: float = Field(1e-4, gt=0, le=1, description="added to the root of the second moment")
     hessian_power: float = Field(1.0, ge=0, le=1, description="k in m_hat / (v_hat^(k/2) + eps)")
     n_samples: int = Field(1, gt=0, le=100, description="Hutchinson vectors per estimate")
     update_every: int = Field(1, gt=0, description="re-estimate the Hessian diagonal every k steps")

@@ -19,10 +19,11 @@ from .phase import OptimizerPhase, PhaseOptions, Step
 class FirstOrderOptions(PhaseOptions):
     """Learning rate and its schedule: constant, exponential decay, or cosine annealing."""
 
-    lr: float = Field(1e-3, gt=0)
-    schedule: Literal["constant", "exponential", "cosine"] = "constant"
+    lr: float = Field(1e-3, gt=0, description="learning rate (at the start of a schedule)")
+    schedule: Literal["constant", "exponential", "cosine"] = Field("constant", description="how lr changes over "
+                                                                   "the phase")
     decay_rate: float = Field(0.9, gt=0, le=1, description="exponential: lr * decay_rate ** (k / decay_steps)")
-    decay_steps: int = Field(1000, gt=0)
+    decay_steps: int = Field(1000, gt=0, description="exponential: iterations per decay_rate factor")
     min_lr: float = Field(0.0, ge=0, description="cosine: the learning rate at the last iteration (<= lr)")
     weight_decay: float = Field(0.0, ge=0, description="decoupled (AdamW-style) weight decay")
 

@@ -76,7 +76,9 @@ class LBFGS(torch.optim.Optimizer):
     """
 
     def __init__(self, params: Iterable, lr: float = 1.0, history_size: int = 10,
-                 line_search: Literal["strong_wolfe", "backtracking"] = "strong_wolfe", gtol: float = 1e-5,
+                 line_search: Literal["strong_wolfe", "backtracking"] = Field("strong_wolfe", description="strong Wolfe "
+                                                                 "(one host read per trial) or Armijo backtracking "
+                                                                 "(none: for GPUs)"), gtol: float = 1e-5,
                  ftol: float = 1e-9, max_line_search: int = 25, curvature_eps: float = 1e-10,
                  wolfe_c2: float = CURVATURE):
         """`wolfe_c2`: the strong Wolfe curvature constant; a small one (1e-6) makes the search nearly exact."""
@@ -308,7 +310,9 @@ class QuasiNewtonOptions(PhaseOptions):
     lr: float = Field(1.0, gt=0, description="first trial step of each line search")
     ftol: float = Field(1e-15, ge=0, description="stop when the relative loss reduction is below ftol")
     gtol: float = Field(1e-10, ge=0, description="stop when the largest projected gradient entry is below gtol")
-    line_search: Literal["strong_wolfe", "backtracking"] = "strong_wolfe"
+    line_search: Literal["strong_wolfe", "backtracking"] = Field("strong_wolfe", description="strong Wolfe "
+                                                                 "(one host read per trial) or Armijo backtracking "
+                                                                 "(none: for GPUs)")
     max_line_search: int = Field(25, gt=0, description="strong Wolfe trials per iteration")
     check_every: int = Field(10, gt=0, description="read the stopping tests every k iterations (a host sync)")
 

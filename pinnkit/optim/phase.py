@@ -25,7 +25,7 @@ class PhaseOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
-    optimizer: str
+    optimizer: str = Field(description="which optimizer the phase runs (its own keys follow)")
     iterations: int = Field(gt=0, description="iteration budget of the phase")
     max_evaluations: Optional[int] = Field(None, gt=0, description="loss+gradient evaluations budget")
     max_seconds: Optional[float] = Field(None, gt=0, description="wall-time budget in seconds")
