@@ -34,10 +34,12 @@ class Result:
 
     @property
     def status(self) -> str:
+        """completed, stopped, interrupted, diverged or failed."""
         return self.summary["status"]
 
     @property
     def rel_l2(self) -> dict[str, float]:
+        """The final relative L2 error per field (and per probe), against the problem's reference."""
         return self.summary["rel_l2"]
 
 

@@ -80,6 +80,7 @@ def restore(setup: Setup, state: dict[str, Any]) -> None:
 
 
 def save(run_dir: Path, state: dict[str, Any]) -> None:
+    """Write RUN_DIR/checkpoint.pt atomically."""
     save_torch(run_dir / FILE, state)
 
 

@@ -115,6 +115,7 @@ def _init(args: argparse.Namespace) -> int:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    """The command line (`argv`, default sys.argv); the exit status of the module docstring."""
     args = _parser().parse_args(argv)
     with console():
         return _run(args)

@@ -44,13 +44,16 @@ class Condition:
                 raise ValueError(f"condition {self.name!r}: unknown field {f!r} (fields: {', '.join(fields)})")
 
     def derivatives(self, coords: Sequence[str], fields: Sequence[str]) -> tuple[str, ...]:
+        """The derivative names the residual reads (a Neumann condition's first derivatives)."""
         return ()
 
     def sample(self, domain: Any, n: int, sampler: str, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """The condition's points (and what goes with them: normals, targets), as float64 arrays by name."""
         raise NotImplementedError
 
     def residual(self, d: Derivatives, batch: Mapping[str, torch.Tensor], coords: Sequence[str],
                  fields: Sequence[str]) -> torch.Tensor:
+        """The residual at the sampled points, `(N,)` or `(N, k)`: zero where the condition holds."""
         raise NotImplementedError
 
 

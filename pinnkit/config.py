@@ -56,6 +56,8 @@ class ParameterSpec(_Section):
 
 
 class ProblemSection(_Section):
+    """`[problem]`: which problem, and its parameters."""
+
     name: str = Field(description='a shipped case, "path/to/file.py:Class" or "module:Class"')
     parameters: dict[str, ParameterSpec] = Field({}, description="the problem's parameters by name: a number, or "
                                                   "a table {init, bounds, trainable, true}")
@@ -70,6 +72,8 @@ class DataSection(_Section):
 
 
 class PointsSection(_Section):
+    """`[points]`: how many points each term gets, and how they are drawn."""
+
     interior: int = Field(10000, gt=0, le=10**9, description="collocation points of the PDE in the domain")
     boundary: int = Field(200, gt=0, le=10**9, description="points per boundary condition")
     initial: int = Field(200, gt=0, le=10**9, description="points per initial condition")
@@ -79,6 +83,8 @@ class PointsSection(_Section):
 
 
 class ModelSection(_Section):
+    """`[model]`: the network and how its derivatives are computed."""
+
     name: str = Field("mlp", description='"mlp" (pinnkit\'s), or a network of your own: "path/to/file.py:Class" '
                       'or "module:Class", a torch.nn.Module built as Class(inputs, outputs, **options); '
                       '"given": one given from Python (`solve(..., model=net)`)')
@@ -117,11 +123,15 @@ class ModelSection(_Section):
 
 
 class LossSection(_Section):
+    """`[loss]`: the weight of each term."""
+
     weights: dict[str, Annotated[float, Field(ge=0)]] = Field({}, description="weight per loss term, by the "
                                                               "term's name (default 1): pde, bc, ic, data, ...")
 
 
 class OutputSection(_Section):
+    """`[output]`: where runs go, and how often they are logged and checkpointed."""
+
     dir: str = Field("runs", description="where run folders are made, as <case>-<time>")
     log_every: int = Field(100, gt=0, description="a history row, the progress bar and the divergence check "
                                                   "every k iterations")
@@ -145,6 +155,8 @@ PhaseConfig = Annotated[Union[tuple(cls.Options for cls in PHASES.values())], Fi
 
 
 class Config(_Section):
+    """A whole, validated configuration (frozen): what `load` returns and `pinnkit.solve` takes."""
+
     seed: int = Field(0, ge=0, lt=2**63, description="seeds the network, the points and every random draw: same "
                                                   "config, same machine, same history")
     max_memory_gb: float = Field(16.0, gt=0, description="refuse, before allocating, a problem whose points, "

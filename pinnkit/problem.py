@@ -130,6 +130,7 @@ class Problem:
             self.values[name].copy_(self.masters[name])
 
     def parameter_values(self) -> dict[str, float]:
+        """Every parameter's current value, as a float."""
         return {k: float(v.detach()) for k, v in self.values.items()}
 
     def truth(self) -> "Problem":
@@ -157,12 +158,20 @@ class Problem:
 
     # What a subclass defines.
     def domain(self) -> "Domain":
+        """The space (or space-time) domain: `Interval`, `Rectangle`, `Box`, `Polygon`, or one of them times a
+        `TimeInterval`, with one dimension per coordinate; its named boundary parts are what conditions use."""
         raise NotImplementedError(f"{type(self).__name__} must define domain()")
 
     def residuals(self, d: "Derivatives") -> dict[str, torch.Tensor]:
+        """The PDE's residuals at the collocation points, by term name (`{"pde": d.u_t - self.k * d.u_xx}`):
+        `d` holds the coordinates, the fields and the declared derivatives as `(N,)` tensors (`d.x`, `d.u`,
+        `d.u_xx`); a term is `(N,)`, or `(N, k)` for a vector equation. Each term enters the loss as its mean
+        square times its weight."""
         raise NotImplementedError(f"{type(self).__name__} must define residuals(d)")
 
     def conditions(self) -> Sequence["Condition"]:
+        """The boundary, initial and periodic conditions (`Dirichlet`, `Neumann`, `Periodic`, `Initial`), each
+        a loss term of its own; none by default."""
         return []
 
     def reference(self, *coords: torch.Tensor) -> dict[str, Any]:

@@ -187,11 +187,13 @@ class RunWriter:
         self.rows = rows
 
     def model(self, model: torch.nn.Module, parameters: Mapping[str, torch.Tensor], meta: Mapping[str, Any]) -> None:
+        """Write model.pt: the network's state dict, the PDE parameters and `meta` (the run's status)."""
         save_torch(self.path / "model.pt", {"model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
                                             "parameters": {k: v.detach().cpu() for k, v in parameters.items()},
                                             "meta": dict(meta)})
 
     def summary(self, summary: Mapping[str, Any]) -> None:
+        """Write summary.json, the last file of a run."""
         write_atomic(self.path / "summary.json", (json.dumps(summary, indent=2) + "\n").encode())
 
 

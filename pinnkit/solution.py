@@ -24,14 +24,17 @@ class Solution:
 
     @property
     def coords(self) -> tuple[str, ...]:
+        """The coordinate names, in the column order `predict` takes."""
         return self.problem.coords
 
     @property
     def fields(self) -> tuple[str, ...]:
+        """The field names `predict` returns."""
         return self.problem.fields
 
     @property
     def summary(self) -> dict:
+        """The run's summary.json."""
         return json.loads((self.path / "summary.json").read_text())
 
     def predict(self, points: np.ndarray, derivatives: Sequence[str] = (), residuals: bool = False,

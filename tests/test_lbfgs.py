@@ -228,3 +228,10 @@ def test_burgers_solve_with_native_lbfgs_lowers_the_loss(tmp_path):
     lbfgs = [float(r["loss"]) for r in rows if r["optimizer"] == "lbfgs"]
     assert len(lbfgs) >= 2 and lbfgs[-1] < 0.5 * lbfgs[0]
     assert result.summary["phases"][1]["optimizer"] == "lbfgs"
+
+
+def test_the_optimizers_defaults_are_plain_values():
+    """Constructed with no keys, as outside pinnkit: every default a value, not a schema's field object."""
+    x = torch.zeros(2, requires_grad=True)
+    opt = LBFGS([x])
+    assert (opt.line_search, opt.history_size, opt.lr) == ("strong_wolfe", 10, 1.0)

@@ -136,6 +136,8 @@ class AdaHessian(torch.optim.Optimizer):
 
 
 class AdaHessianOptions(FirstOrderOptions):
+    """AdaHessian's keys: the first-order schedule keys, its moments and the Hutchinson estimate."""
+
     optimizer: Literal["adahessian"]
     lr: float = Field(0.15, gt=0, description="the paper's default: the step is Newton-like, not Adam-sized")
     beta1: float = Field(0.9, ge=0, lt=1, description="decay of the gradient's moving average")

@@ -18,6 +18,8 @@ class AdamKeys(BaseModel):
 
 
 class AdamOptions(FirstOrderOptions, AdamKeys):
+    """Adam's keys: the first-order schedule keys and its moments."""
+
     optimizer: Literal["adam"]
 
 

@@ -142,6 +142,8 @@ def _finite_or_one(value: torch.Tensor, positive: bool = False) -> torch.Tensor:
 
 
 class BFGSOptions(QuasiNewtonOptions):
+    """The dense quasi-Newton keys: those of the native L-BFGS and the size guard."""
+
     optimizer: Literal["bfgs", "ssbfgs", "ssbroyden"]
     max_parameters: int = Field(MAX_PARAMETERS, gt=0, le=10**6, description="refuse networks with more "
                                 "parameters than this (the dense inverse Hessian is n x n)")

@@ -61,6 +61,8 @@ class EnergyNaturalGradient(torch.optim.Optimizer):
 
 
 class ENGDOptions(JacobianOptions):
+    """ENGD's keys: the Gramian damping and the step-size grid."""
+
     optimizer: Literal["engd"]
     damping: float = Field(1e-8, ge=0, le=1e6, description="Gramian damping, times the largest diagonal entry "
                                                             "of J^T J")

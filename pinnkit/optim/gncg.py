@@ -160,6 +160,8 @@ class GaussNewtonCG(torch.optim.Optimizer):
 
 
 class GNCGOptions(GaussNewtonOptions):
+    """gncg's keys: damping, the CGLS budget, and the memory guard."""
+
     optimizer: Literal["gncg"]
     damping: float = Field(1e-3, gt=0, le=1e6, description="initial damping, times the mean diagonal of J^T J")
     cg_iterations: int = Field(100, gt=0, le=100_000, description="CGLS iterations per solve (two Jacobian "

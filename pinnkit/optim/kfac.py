@@ -136,6 +136,8 @@ class KFAC(torch.optim.Optimizer):
 
 
 class KFACOptions(GaussNewtonOptions):
+    """K-FAC's keys: damping, the factors' moving average and the step size."""
+
     optimizer: Literal["kfac"]
     damping: float = Field(1e-3, gt=0, le=1e6, description="Kronecker-factor damping, relative to the factors' "
                                                             "mean diagonals")

@@ -76,9 +76,7 @@ class LBFGS(torch.optim.Optimizer):
     """
 
     def __init__(self, params: Iterable, lr: float = 1.0, history_size: int = 10,
-                 line_search: Literal["strong_wolfe", "backtracking"] = Field("strong_wolfe", description="strong Wolfe "
-                                                                 "(one host read per trial) or Armijo backtracking "
-                                                                 "(none: for GPUs)"), gtol: float = 1e-5,
+                 line_search: Literal["strong_wolfe", "backtracking"] = "strong_wolfe", gtol: float = 1e-5,
                  ftol: float = 1e-9, max_line_search: int = 25, curvature_eps: float = 1e-10,
                  wolfe_c2: float = CURVATURE):
         """`wolfe_c2`: the strong Wolfe curvature constant; a small one (1e-6) makes the search nearly exact."""
@@ -318,6 +316,8 @@ class QuasiNewtonOptions(PhaseOptions):
 
 
 class LBFGSOptions(QuasiNewtonOptions):
+    """The native L-BFGS keys."""
+
     optimizer: Literal["lbfgs"]
     history_size: int = Field(50, gt=0, description="correction pairs kept")
 

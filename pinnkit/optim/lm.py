@@ -76,6 +76,8 @@ class LevenbergMarquardt(torch.optim.Optimizer):
 
 
 class LMOptions(JacobianOptions):
+    """Levenberg-Marquardt's keys."""
+
     optimizer: Literal["lm"]
     damping: float = Field(1e-3, gt=0, le=1e6, description="initial damping, times the largest diagonal entry "
                                                             "of J^T J")

@@ -57,6 +57,8 @@ class SAM(torch.optim.Optimizer):
 
 
 class SAMOptions(FirstOrderOptions, AdamKeys, MomentumKeys):
+    """SAM's keys: its base optimizer's, and the perturbation radius."""
+
     optimizer: Literal["sam"]
     base: Literal["adam", "sgd"] = Field("adam", description="the optimizer SAM steps with (its keys apply)")
     rho: float = Field(0.05, gt=0, description="radius of the perturbation")

@@ -32,6 +32,8 @@ FLOOR = ("the line search found no lower loss along SciPy's direction: the loss 
 
 
 class LBFGSBOptions(PhaseOptions):
+    """SciPy L-BFGS-B's keys (its own names in parentheses)."""
+
     optimizer: Literal["lbfgsb"]
     ftol: float = Field(1e-15, ge=0, lt=1, description="stop when the relative loss reduction is below ftol")
     gtol: float = Field(1e-10, ge=0, description="stop when the largest projected gradient entry is below gtol")

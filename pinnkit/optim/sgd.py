@@ -23,6 +23,8 @@ class MomentumKeys(BaseModel):
 
 
 class SGDOptions(FirstOrderOptions, MomentumKeys):
+    """SGD's keys: the first-order schedule keys and its momentum."""
+
     optimizer: Literal["sgd"]
 
 

@@ -16,6 +16,8 @@ from .burgers_exact import burgers_exact
 
 
 class Burgers(Problem):
+    """Burgers' equation with its shipped initial and boundary conditions and the Cole-Hopf reference."""
+
     description = "viscous Burgers u_t + u u_x = nu u_xx, shock forming from -sin(pi x)"
     coords = ("x", "t")
     fields = ("u",)
