@@ -9,7 +9,7 @@ import re
 import shutil
 import tomllib
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Union
 
 HERE = Path(__file__).resolve().parent
 FOLDERS = (HERE / "cases", HERE.parent / "problems")  # an installed package; a source checkout
@@ -33,6 +33,13 @@ def path(name: str) -> Optional[Path]:
         return None
     file = where / f"{name}.toml"
     return file if file.is_file() else None
+
+
+def locate(source: Union[str, Path]) -> Path:
+    """A TOML file's path: `source` itself, or the shipped case it names when there is no such file."""
+    if not Path(source).exists() and path(str(source)) is not None:
+        return path(str(source))
+    return Path(source)
 
 
 def description(name: str, width: int = 100) -> str:

@@ -43,6 +43,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir", help="a run folder")
     p.add_argument("--animate", action="store_true", help="also a GIF of the first field over time (unsteady runs)")
     p.add_argument("--trust-code", action="store_true", help=TRUST)
+    p.add_argument("--format", default="png", help="the files each figure is written as: png, pdf, svg, or a "
+                                                   "comma list (default png)")
     e = sub.add_parser("export", help="write a run's fields on a regular grid as VTK into RUN_DIR/vtk")
     e.add_argument("run_dir", help="a run folder")
     e.add_argument("--resolution", type=int, default=64, help="grid points per spatial axis (default 64)")
@@ -77,7 +79,11 @@ def _solve(args: argparse.Namespace) -> int:
 def _plot(args: argparse.Namespace) -> int:
     from . import viz  # here: matplotlib and pyvista load only for the commands that draw
 
-    paths = viz.plot(args.run_dir, animate=args.animate, trust_code=args.trust_code)
+    formats = tuple(f.strip().lower() for f in args.format.split(",") if f.strip())
+    unknown = [f for f in formats if f not in viz.FORMATS]
+    if unknown or not formats:
+        raise ConfigError(f"--format {args.format}: each of {', '.join(viz.FORMATS)}, comma-separated")
+    paths = viz.plot(args.run_dir, animate=args.animate, trust_code=args.trust_code, formats=formats)
     print(f"{len(paths)} files written to {Path(args.run_dir) / 'plots'}")
     return 0
 

@@ -202,8 +202,8 @@ def load(source: Union[str, Path, dict], overrides: tuple[str, ...] = (),
          values: Optional[dict[str, Any]] = None) -> Config:
     """Read a TOML file, a shipped case by name (`burgers`: see `pinnkit list`) or take a dict, apply
     `key.path=value` overrides, then `values` (key path -> a Python value), validate."""
-    if not isinstance(source, dict) and not Path(source).exists() and catalog.path(str(source)) is not None:
-        source = catalog.path(str(source))
+    if not isinstance(source, dict):
+        source = catalog.locate(source)
     where = str(source) if not isinstance(source, dict) else "<config>"
     raw = _read(Path(source)) if not isinstance(source, dict) else dict(source)
     for item in overrides:

@@ -190,3 +190,13 @@ def test_predict_gives_derivatives_and_residuals_that_match_autograd_in_any_batc
     np.testing.assert_allclose(sol.predict(pts, batch=7)["u"], sol.predict(pts)["u"], rtol=1e-13, atol=1e-15)
     with pytest.raises(ValueError, match="derivative 'w_x': expected FIELD_COORDS"):
         sol.predict(pts, derivatives=["w_x"])
+
+
+def test_a_case_name_is_located_wherever_a_config_file_is_taken(tmp_path, monkeypatch):
+    from pinnkit import catalog
+
+    monkeypatch.chdir(tmp_path)
+    assert catalog.locate("burgers") == ROOT / "problems" / "burgers.toml"
+    assert catalog.locate("no_such_case") == Path("no_such_case")
+    (tmp_path / "burgers").write_text("a file of that name wins")
+    assert catalog.locate("burgers") == Path("burgers")

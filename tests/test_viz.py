@@ -20,8 +20,9 @@ COMMON = ["points.interior=100", "points.boundary=40", "points.evaluation=100", 
 TINY = COMMON + ["points.initial=20", "phases[0].iterations=10", "phases[0].lr=5e-3", "phases[1].iterations=5"]
 
 
-def _solve(tmp_path_factory, case, overrides):
-    return pinnkit.solve(ROOT / "problems" / f"{case}.toml", overrides, out=tmp_path_factory.mktemp(case) / "run")
+def _solve(tmp_path_factory, case, overrides, out=None):
+    out = out or tmp_path_factory.mktemp(case) / "run"
+    return pinnkit.solve(ROOT / "problems" / f"{case}.toml", overrides, out=out)
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +57,31 @@ def test_plot_burgers_writes_maps_profiles_and_history(burgers, tmp_path):
     assert sorted(p.name for p in paths) == ["field_u.png", "history.png", "profiles.png"]
     for p in paths:
         _assert_picture(p)
+
+
+def test_figures_are_written_as_vector_files_on_request(burgers, tmp_path, capsys):
+    paths = pinnkit.plot(burgers.run_dir, out_dir=tmp_path, formats=("pdf", "svg"))
+    assert sorted(p.name for p in paths) == ["field_u.pdf", "field_u.svg", "history.pdf", "history.svg",
+                                             "profiles.pdf", "profiles.svg"]
+    assert all(p.read_bytes().startswith(b"%PDF") for p in paths if p.suffix == ".pdf")
+    assert all(b"<svg" in p.read_bytes()[:2000] for p in paths if p.suffix == ".svg")
+    assert main(["plot", str(burgers.run_dir), "--format", "png,pdf"]) == 0
+    assert (burgers.run_dir / "plots" / "history.pdf").is_file()
+    assert main(["plot", str(burgers.run_dir), "--format", "jpeg"]) == 2
+    assert "--format jpeg: each of png, pdf, svg" in capsys.readouterr().err
+
+
+def test_history_labels_weights_and_shows_a_schedule(tmp_path):
+    overrides = COMMON + ["points.initial=20", "phases[0].iterations=20", "phases[0].schedule=cosine",
+                          "phases[1].iterations=5", "loss.weights.ic=5.0", "model.hard_constraints=false"]
+    run = _solve(tmp_path_factory=None, case="burgers", overrides=overrides, out=tmp_path / "run")
+    path = pinnkit.plot(run.run_dir, out_dir=tmp_path / "plots")
+    figure = [p for p in path if p.name == "history.png"][0]
+    _assert_picture(figure)
+    from pinnkit.viz.history import _label
+
+    assert _label(run.solution, "ic") == "ic (weight 5)" and _label(run.solution, "loss") == "total (weighted sum)"
+    assert _label(run.solution, "pde") == "pde"
 
 
 def test_plot_cavity_writes_field_maps_flow_and_centre_lines(cavity):
@@ -95,9 +121,10 @@ def test_export_steady_reads_back_with_predicted_values(cavity, tmp_path):
     (path,) = pinnkit.export(cavity.run_dir, resolution=11, out_dir=tmp_path)
     mesh = pv.read(path)
     assert path.name == "fields.vti" and mesh.dimensions == (11, 11, 1)
-    assert set(mesh.array_names) == {"u", "v", "p", "u_reference", "u_error", "v_reference", "v_error"}
+    assert set(mesh.array_names) == {"u", "v", "p", "u_reference", "u_error", "v_reference", "v_error", "velocity"}
     points = mesh.points[:, :2]
     predicted = cavity.solution.predict(points)
+    np.testing.assert_array_equal(mesh["velocity"], np.stack([mesh["u"], mesh["v"], 0 * mesh["u"]], axis=1))
     np.testing.assert_allclose(points[1], [0.1, 0.0], atol=1e-6)  # x varies fastest, as VTK reads it
     np.testing.assert_allclose(mesh["u"], predicted["u"], atol=1e-6)
     np.testing.assert_allclose(mesh["p"], predicted["p"] - predicted["p"].mean(), atol=1e-6)

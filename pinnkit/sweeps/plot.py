@@ -69,13 +69,13 @@ def _draw(lines: dict, names: list[str], x: str, y: str, seeds: int) -> Figure:
 
     xs_all = sorted({v for points in lines.values() for v in points}, key=_sort_key)
     numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in xs_all)
-    fig = Figure(figsize=(6.4, 4.4), layout="constrained")
+    fig = Figure(figsize=(7.0, 4.6), dpi=150, layout="constrained")
     ax = fig.add_subplot()
     for group, points in sorted(lines.items(), key=lambda item: tuple(map(_sort_key, item[0]))):
         xs = [v for v in xs_all if v in points]
         pos = xs if numeric else [xs_all.index(v) for v in xs]
         values = [np.array(points[v]) for v in xs]
-        label = ", ".join(f"{n}={v}" for n, v in zip(names, group)) or y
+        label = ", ".join(f"{n} = {v}" for n, v in zip(names, group)) or None  # one line: no legend
         mean = np.array([v.mean() for v in values])
         spread = [mean - [v.min() for v in values], [v.max() for v in values] - mean]
         ax.errorbar(pos, mean, yerr=spread, marker="o", capsize=4, label=label)
@@ -86,12 +86,20 @@ def _draw(lines: dict, names: list[str], x: str, y: str, seeds: int) -> Figure:
     if _wide([v for points in lines.values() for vs in points.values() for v in vs]):
         ax.set_yscale("log")
     ax.set_xlabel(x)
-    ax.set_ylabel(y)
+    ax.set_ylabel(readable(y))
     spread = f"mean over {seeds} seeds, bars: min to max" if seeds > 1 else "one seed"
-    ax.set_title(f"{y} vs {x} ({spread})", fontsize="medium")
+    ax.set_title(f"{readable(y)} against {x} ({spread})", fontsize="medium")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize="small")
+    if len(lines) > 1:
+        ax.legend(fontsize="small")
     return fig
+
+
+def readable(column: str) -> str:
+    """A results column as an axis label: `rel_l2_u` -> `relative L2 error of u`, `seconds` -> `wall time (s)`."""
+    if column.startswith("rel_l2_"):
+        return f"relative L2 error of {column.removeprefix('rel_l2_')}"
+    return {"loss": "final loss", "seconds": "wall time (s)"}.get(column, column)
 
 
 def _wide(values: list[float]) -> bool:

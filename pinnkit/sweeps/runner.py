@@ -6,6 +6,7 @@ import math
 from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence, Union
 
+from .. import catalog
 from ..config import Config, ConfigError, SweepSection, first_difference, load as load_config
 from ..run import write_atomic
 from . import table
@@ -27,7 +28,7 @@ def sweep(config: Union[str, Path], grid: Optional[Mapping[str, Sequence[Any]]] 
     unless `force`. Executors: `local` processes (`workers` of them) unless a Dask `client` or
     `scheduler` address is given (or `executor="dask"`: a LocalCluster of `workers` processes).
     """
-    path = Path(config).resolve()
+    path = catalog.locate(config).resolve()
     spec = load_config(path, tuple(overrides)).sweep or SweepSection()
     todo = expand(spec.grid if grid is None else grid, spec.cases if cases is None else cases,
                   spec.seeds if seeds is None else seeds)

@@ -3,6 +3,7 @@
 `plot(run)` writes RUN_DIR/plots/*.png (and a GIF with `animate=True`); `export(run)` writes RUN_DIR/vtk.
 """
 from .report import plot
+from .style import FORMATS
 from .vtk import export
 
-__all__ = ["export", "plot"]
+__all__ = ["FORMATS", "export", "plot"]

@@ -15,19 +15,19 @@ from matplotlib.figure import Figure
 
 from ..solution import Solution
 from .grids import RunLike, Sample, open_run, planes, sample, space_names
-from .style import (PANEL, case_title, coordinate_text, error_scale, figure, panel_title, rel_l2_note, save,
-                    scale)
+from .style import (PANEL, case_title, coordinate_text, error_scale, figure, panel_title, pi_ticks, rel_l2_note,
+                    save, scale)
 
 Scale = tuple[str, float, float]
 
 
-def field_maps(run: RunLike, out_dir: Path, n: int = 200) -> list[Path]:
+def field_maps(run: RunLike, out_dir: Path, n: int = 200, formats: Sequence[str] = ("png",)) -> list[Path]:
     """Write `field_<name>.png` per field into out_dir (none for a 1D steady run); return the paths."""
     solution = open_run(run)
     samples = [sample(solution, g) for g in planes(solution, n)]
     if not samples:
         return []
-    return [save(comparison(solution, samples, f), Path(out_dir) / f"field_{f}.png") for f in solution.fields]
+    return [save(comparison(solution, samples, f), Path(out_dir) / f"field_{f}.png", formats) for f in solution.fields]
 
 
 def comparison(solution: Solution, samples: Sequence[Sample], field: str,
@@ -83,5 +83,7 @@ def draw_map(ax: Axes, s: Sample, values: np.ndarray, colours: Scale, title: str
     image = ax.imshow(values.T, origin="lower", extent=(hs[0], hs[-1], vs[0], vs[-1]), cmap=cmap, vmin=low,
                       vmax=high, interpolation="nearest", aspect="equal" if equal else "auto")
     ax.set(xlabel=h, ylabel=v, title=title)
+    pi_ticks(ax.xaxis, hs[0], hs[-1])
+    pi_ticks(ax.yaxis, vs[0], vs[-1])
     ax.title.set_fontsize("medium")
     return image

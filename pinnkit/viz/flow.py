@@ -7,14 +7,14 @@ mid-height x-y plane: its streamlines follow the in-plane velocity and the colou
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
 from matplotlib.axes import Axes
 
 from .fields import draw_map, panel_size
 from .grids import RunLike, Sample, open_run, planes, sample, space_names
-from .style import case_title, coordinate_text, figure, panel_title, save, scale
+from .style import case_title, coordinate_text, figure, panel_title, pi_ticks, save, scale
 
 VELOCITY, SPACE = ("u", "v", "w"), ("x", "y", "z")
 
@@ -28,7 +28,7 @@ def velocity(run: RunLike) -> tuple[str, ...]:
     return components if flow else ()
 
 
-def flow_map(run: RunLike, out_dir: Path, n: int = 150) -> Optional[Path]:
+def flow_map(run: RunLike, out_dir: Path, n: int = 150, formats: Sequence[str] = ("png",)) -> Optional[Path]:
     """Write `flow.png`: speed and streamlines (prediction, and reference where the velocity has one),
     then pressure (likewise), a row per time level; None when the run is not a flow."""
     solution = open_run(run)
@@ -57,7 +57,7 @@ def flow_map(run: RunLike, out_dir: Path, n: int = 150) -> Optional[Path]:
     if pressure:
         fig.colorbar(p_image, ax=axes[:, len(sources):].ravel().tolist(), label="p (mean removed)", **bars)
     fig.suptitle(f"{case_title(solution)}: flow")
-    return save(fig, Path(out_dir) / "flow.png")
+    return save(fig, Path(out_dir) / "flow.png", formats)
 
 
 def _speed(values: dict[str, np.ndarray], components: tuple[str, ...]) -> np.ndarray:
@@ -70,3 +70,5 @@ def _streamlines(ax: Axes, s: Sample, values: dict[str, np.ndarray], components:
     u, v = (np.ma.masked_invalid(values[c].T) for c in components[:2])
     ax.streamplot(hs, vs, u, v, color="white", density=1.1, linewidth=0.6, arrowsize=0.7, broken_streamlines=True)
     ax.set(xlim=(hs[0], hs[-1]), ylim=(vs[0], vs[-1]))
+    pi_ticks(ax.xaxis, hs[0], hs[-1])
+    pi_ticks(ax.yaxis, vs[0], vs[-1])

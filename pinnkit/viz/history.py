@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.ticker import LogFormatterSciNotation
 
+from ..solution import Solution
 from .grids import RunLike, open_run
 from .style import case_title, figure, save, trainable
 
-BOOKKEEPING = ("phase", "optimizer", "iteration", "step", "evaluations", "time")
+BOOKKEEPING = ("phase", "optimizer", "iteration", "step", "evaluations", "time", "lr")
 
 
 def read_history(path: Path) -> dict[str, np.ndarray]:
@@ -25,7 +27,7 @@ def read_history(path: Path) -> dict[str, np.ndarray]:
             np.array([float(r[c]) if r[c] not in ("", None) else np.nan for r in rows]) for c in columns}
 
 
-def history_plot(run: RunLike, out_dir: Path) -> Optional[Path]:
+def history_plot(run: RunLike, out_dir: Path, formats: Sequence[str] = ("png",)) -> Optional[Path]:
     """Write `history.png`; None when the run has no history rows yet."""
     solution = open_run(run)
     path = solution.path / "history.csv"
@@ -35,32 +37,61 @@ def history_plot(run: RunLike, out_dir: Path) -> Optional[Path]:
     parameters = [p for p in trainable(solution) if p in history]
     errors = [c for c in history if c.startswith("rel_l2_")]
     losses = [c for c in history if c not in BOOKKEEPING and c not in errors and c not in parameters]
+    lr = history.get("lr", np.array([np.nan]))
+    rates = ["lr"] if np.isfinite(lr).any() and np.nanmax(lr) > np.nanmin(lr) else []  # a schedule, not a constant
     panels = [("loss", losses, True)] + ([("relative L2 error", errors, True)] if errors else []) \
-        + [(p, [p], False) for p in parameters]
-    fig = figure(7.5, 2.4 * len(panels) + 0.6)
+        + ([("learning rate", rates, True)] if rates else []) + [(p, [p], False) for p in parameters]
+    fig = figure(7.5, 2.4 * len(panels) + 0.8)
     axes = fig.subplots(len(panels), 1, sharex=True, squeeze=False)[:, 0]
     for ax, (label, columns, log) in zip(axes, panels):
         for c in columns:
             total = c == "loss"
-            ax.plot(history["step"], history[c], label="total" if total else c.removeprefix("rel_l2_"),
-                    lw=2.0 if total else 1.2, color="black" if total else None, zorder=3 if total else 2)
+            ax.plot(history["step"], history[c], label=_label(solution, c), lw=2.0 if total else 1.2,
+                    color="black" if total else None, zorder=3 if total else 2)
         if label in solution.problem.true:
             ax.axhline(solution.problem.true[label], color="tab:red", ls="--", lw=1, label="true value")
         ax.set(ylabel=label, yscale="log" if log else "linear")
+        if log:
+            _decades(ax)
         ax.grid(True, which="major", alpha=0.3)
-        ax.legend(fontsize="small", loc="best", ncols=2 if len(columns) > 4 else 1)
-        _phases(ax, history)
+        ax.legend(fontsize="small", loc="upper right", ncols=2 if len(columns) > 4 else 1,
+                  title="terms: unweighted mean squares" if label == "loss" and len(columns) > 1 else None,
+                  title_fontsize="x-small")
+        _phase_lines(ax, history)
+    _phase_names(axes[0], history)
     axes[-1].set_xlabel("iteration (all phases)")
     fig.suptitle(f"{case_title(solution)}: training history")
-    return save(fig, Path(out_dir) / "history.png")
+    return save(fig, Path(out_dir) / "history.png", formats)
 
 
-def _phases(ax: Axes, history: dict[str, np.ndarray]) -> None:
-    """A dotted line where each phase starts, labelled with its optimizer along the top of the panel."""
-    starts = np.flatnonzero(np.diff(history["phase"], prepend=np.nan) != 0)
-    for i in starts:
-        if i:
-            ax.axvline(history["step"][i], color="grey", ls=":", lw=1)
+def _label(solution: Solution, column: str) -> str:
+    """A legend entry: the total as a weighted sum, a term with its weight where it is not 1."""
+    if column == "loss":
+        return "total (weighted sum)"
+    weight = solution.config.loss.weights.get(column, 1.0)
+    return column.removeprefix("rel_l2_") + (f" (weight {weight:g})" if weight != 1.0 else "")
+
+
+def _decades(ax: Axes) -> None:
+    """Label some intermediate ticks when the axis spans under three decades, so a log axis never shows
+    one label only."""
+    low, high = ax.get_ylim()
+    if low > 0 and high / low < 1e3:
+        ax.yaxis.set_minor_formatter(LogFormatterSciNotation(labelOnlyBase=False, minor_thresholds=(3, 0.5)))
+
+
+def _phase_lines(ax: Axes, history: dict[str, np.ndarray]) -> None:
+    """A dotted line where each phase after the first starts."""
+    for i in _starts(history)[1:]:
+        ax.axvline(history["step"][i], color="grey", ls=":", lw=1)
+
+
+def _phase_names(ax: Axes, history: dict[str, np.ndarray]) -> None:
+    """Each phase's optimizer above the top panel, where no curve runs."""
+    for i in _starts(history):
         ax.annotate(history["optimizer"][i], (history["step"][i], 1), xycoords=("data", "axes fraction"),
-                    xytext=(3, -3), textcoords="offset points", va="top", fontsize="small", color="grey",
-                    bbox=dict(facecolor="white", edgecolor="none", alpha=0.8, pad=1))
+                    xytext=(2, 2), textcoords="offset points", va="bottom", fontsize="small", color="grey")
+
+
+def _starts(history: dict[str, np.ndarray]) -> np.ndarray:
+    return np.flatnonzero(np.diff(history["phase"], prepend=np.nan) != 0)

@@ -12,12 +12,12 @@ from matplotlib.figure import Figure
 
 from ..solution import Solution
 from .grids import Lattice, RunLike, Sample, bounds, lattice, open_run, sample, space_names, time_name
-from .style import PANEL, case_title, coordinate_text, figure, panel_title, save
+from .style import PANEL, case_title, coordinate_text, figure, panel_title, pi_ticks, save
 
 PROFILE_TIMES = (0.25, 0.5, 0.75)  # fractions of the time interval
 
 
-def profiles(run: RunLike, out_dir: Path, n: int = 400) -> Optional[Path]:
+def profiles(run: RunLike, out_dir: Path, n: int = 400, formats: Sequence[str] = ("png",)) -> Optional[Path]:
     """Write `profiles.png` for a run with one spatial coordinate: each field against it, at
     t = 0.25, 0.5, 0.75 of the time interval when unsteady (columns); None for other runs."""
     solution = open_run(run)
@@ -28,10 +28,10 @@ def profiles(run: RunLike, out_dir: Path, n: int = 400) -> Optional[Path]:
     times = [box[time][0] + f * (box[time][1] - box[time][0]) for f in PROFILE_TIMES] if time else [None]
     panels = [(sample(solution, lattice(solution, space, n, {time: t} if time else None)), solution.fields)
               for t in times]
-    return save(line_figure(solution, panels, "profiles"), Path(out_dir) / "profiles.png")
+    return save(line_figure(solution, panels, "profiles"), Path(out_dir) / "profiles.png", formats)
 
 
-def probe_lines(run: RunLike, out_dir: Path) -> Optional[Path]:
+def probe_lines(run: RunLike, out_dir: Path, formats: Sequence[str] = ("png",)) -> Optional[Path]:
     """Write `probes.png`: the fields of each straight, axis-aligned probe line (`problem.probes()`)
     against the coordinate that runs along it; None when the problem has none."""
     solution = open_run(run)
@@ -42,7 +42,9 @@ def probe_lines(run: RunLike, out_dir: Path) -> Optional[Path]:
         grid = _line_lattice(solution.coords, np.asarray(points, float))
         if grid is not None:
             panels.append((sample(solution, grid), fields))
-    return save(line_figure(solution, panels, "probe lines"), Path(out_dir) / "probes.png") if panels else None
+    if not panels:
+        return None
+    return save(line_figure(solution, panels, "probe lines"), Path(out_dir) / "probes.png", formats)
 
 
 def _line_lattice(coords: Sequence[str], points: np.ndarray) -> Optional[Lattice]:
@@ -84,5 +86,6 @@ def _draw(ax: Axes, s: Sample, field: str) -> None:
         ax.plot(ticks, s.reference[field], color="tab:red", lw=1.4, ls="--", label="reference")
         note = f"rel L2 {s.rel_l2(field):.1e}"
     ax.set(xlabel=name, ylabel=field, title=panel_title(field, coordinate_text(dict(s.lattice.fixed)), note))
+    pi_ticks(ax.xaxis, float(ticks[0]), float(ticks[-1]))
     ax.title.set_fontsize("medium")
     ax.grid(True, alpha=0.3)

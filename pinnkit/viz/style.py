@@ -7,9 +7,10 @@ interactive matplotlib alone.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
+from matplotlib.axis import Axis
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
@@ -17,6 +18,7 @@ from ..run import case_name
 from ..solution import Solution
 
 DPI = 150
+FORMATS = ("png", "pdf", "svg")  # the files a figure can be written as; PDF and SVG are vector figures
 PANEL = (3.6, 3.0)  # inches per map panel
 SEQUENTIAL, DIVERGING, ERROR = "viridis", "RdBu_r", "magma_r"
 
@@ -28,10 +30,34 @@ def figure(width: float, height: float) -> Figure:
     return fig
 
 
-def save(fig: Figure, path: Path) -> Path:
+def save(fig: Figure, path: Path, formats: Sequence[str] = ("png",)) -> Path:
+    """Write the figure as `path` in each of `formats` (its suffix replaced); the first file's path."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=DPI)
-    return path
+    for fmt in formats:
+        fig.savefig(path.with_suffix(f".{fmt}"), dpi=DPI)
+    return path.with_suffix(f".{formats[0]}")
+
+
+def pi_ticks(axis: Axis, low: float, high: float) -> None:
+    """Ticks at multiples of pi/2, labelled so, on an axis whose ends are such multiples (a periodic
+    domain such as [0, 2 pi]); other axes are left as they are."""
+    quarter = np.pi / 2
+    ends = np.array([low, high]) / quarter
+    if high - low < quarter or not np.allclose(ends, np.round(ends), atol=1e-9):
+        return
+    step = 1 if high - low <= 2 * np.pi else 2
+    ticks = np.arange(round(ends[0]), round(ends[1]) + 1, step)
+    axis.set_ticks(ticks * quarter, [_pi_label(k) for k in ticks])
+
+
+def _pi_label(halves: int) -> str:
+    """k pi/2 as text: 0, pi/2, pi, 3pi/2, 2pi, -pi/2 ..."""
+    if halves == 0:
+        return "0"
+    if halves % 2:
+        return f"{'-' if halves < 0 else ''}{abs(halves) if abs(halves) != 1 else ''}π/2"
+    whole = halves // 2
+    return f"{'-' if whole < 0 else ''}{abs(whole) if abs(whole) != 1 else ''}π"
 
 
 def pixels(fig: Figure, dpi: float = DPI) -> np.ndarray:

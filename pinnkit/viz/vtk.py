@@ -16,14 +16,17 @@ import numpy as np
 import pyvista as pv
 
 from ..config import ConfigError
+from .flow import velocity
 from .grids import RunLike, Sample, lattice, open_run, sample, space_names, time_levels, time_name
 
 
 MAX_POINTS = 2**26  # grid points of one export: with a few fields, about 2 GiB in float64
 
 
-def image(s: Sample, space: Sequence[str]) -> pv.ImageData:
-    """A sample over the spatial coordinates `space` (1 to 3, its lattice's axes in that order) as image data."""
+def image(s: Sample, space: Sequence[str], vector: Sequence[str] = ()) -> pv.ImageData:
+    """A sample over the spatial coordinates `space` (1 to 3, its lattice's axes in that order) as image data;
+    the fields `vector` (a flow's u, v [, w]) also as one 3-component array `velocity`, which ParaView draws
+    as glyphs and streamlines."""
     ticks = [s.lattice.axes[c] for c in space]
     pad = 3 - len(ticks)
     grid = pv.ImageData(dimensions=[len(t) for t in ticks] + [1] * pad,
@@ -34,6 +37,10 @@ def image(s: Sample, space: Sequence[str]) -> pv.ImageData:
     for field, values in s.reference.items():
         grid.point_data[f"{field}_reference"] = values.ravel(order="F")
         grid.point_data[f"{field}_error"] = s.error(field).ravel(order="F")
+    if vector:
+        columns = [s.prediction[f].ravel(order="F") for f in vector]
+        columns += [np.zeros_like(columns[0])] * (3 - len(columns))
+        grid.point_data["velocity"] = np.stack(columns, axis=1)
     return grid
 
 
@@ -52,14 +59,15 @@ def export(run: RunLike, resolution: int = 64, times: int = 11,
                           f"{f' and {times} times' if time else ''}, more than the {MAX_POINTS:,} an export writes")
     folder = Path(out_dir) if out_dir else solution.path / "vtk"
     folder.mkdir(parents=True, exist_ok=True)
+    vector = velocity(solution)
     if time is None:
         path = folder / "fields.vti"
-        image(sample(solution, lattice(solution, space, resolution)), space).save(path)
+        image(sample(solution, lattice(solution, space, resolution)), space, vector).save(path)
         return [path]
     paths, levels = [], time_levels(solution, times)
     for k, t in enumerate(levels):
         paths.append(folder / f"fields_{k:03d}.vti")
-        image(sample(solution, lattice(solution, space, resolution, {time: t})), space).save(paths[-1])
+        image(sample(solution, lattice(solution, space, resolution, {time: t})), space, vector).save(paths[-1])
     collection = folder / "fields.pvd"
     collection.write_text(_pvd([p.name for p in paths], levels))
     return paths + [collection]
