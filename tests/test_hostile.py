@@ -28,7 +28,8 @@ TINY = ["model.hard_constraints=false", "points.interior=60", "points.boundary=1
         "points.evaluation=64", "model.depth=2", "model.width=6", "output.log_every=5", "output.checkpoint_every=5",
         "phases[0].iterations=10", "phases[1].optimizer=lbfgs", "phases[1].iterations=5"]
 HEAT = (ROOT / "examples" / "custom_pde.py").read_text()  # the shipped example of a user's problem
-CONDITIONS = 'return [Dirichlet(on=("left", "right"), value=0.0),\n                Initial(lambda x: torch.sin(torch.pi * x))]'
+CONDITIONS = ('return [Dirichlet(on=("left", "right"), value=0.0),\n'
+              '                Initial(lambda x: torch.sin(torch.pi * x))]')
 REFERENCE = 'return {"u": torch.exp(-self.k * torch.pi**2 * t) * torch.sin(torch.pi * x)}'
 HEAT_TOML = ('[problem]\nname = "heat.py:Heat"\n[points]\ninterior = 64\nevaluation = 64\n'
              '[[phases]]\noptimizer = "adam"\niterations = 4\n[output]\nlog_every = 2\n')

@@ -2,7 +2,6 @@
 import csv
 from pathlib import Path
 
-import pytest
 
 import pinnkit
 from pinnkit import loggers
