@@ -22,7 +22,7 @@ from .conditions import Condition, Observation
 from .geometry import Domain
 from .loss import Objective, TermGroup
 from .metrics import ReferenceSet, reference_set
-from .nets import MLP, Constrained, LinearTaps, layer_taps
+from .nets import NETWORKS, Constrained, LinearTaps, layer_taps
 from .operators import AutogradEngine, Derivatives, JetEngine
 from .optim import PHASES, ObjectiveView, PhaseOptions, Residuals, Sizes
 from .pdes import resolve
@@ -102,9 +102,10 @@ def make_model(config: Config, problem: Problem, domain, code: Code = Code()) ->
     m = config.model
     if code.network is not None:
         net = code.network
-    elif m.name == "mlp":
-        net = MLP(len(problem.coords), len(problem.fields), m.width, m.depth, m.activation, domain.lower,
-                  domain.upper, m.fourier_features, m.fourier_scale, torch.Generator().manual_seed(config.seed))
+    elif m.name in NETWORKS:
+        net = NETWORKS[m.name](len(problem.coords), len(problem.fields), m.width, m.depth, m.activation,
+                               domain.lower, domain.upper, m.fourier_features, m.fourier_scale,
+                               torch.Generator().manual_seed(config.seed))
     else:
         net = user_network(config, problem, code.network_file)
     check_network(net.to(torch.float64), problem, domain)

@@ -16,6 +16,7 @@ import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from . import catalog
+from .nets import NETWORKS
 from .optim import PHASES
 
 
@@ -85,7 +86,8 @@ class PointsSection(_Section):
 class ModelSection(_Section):
     """`[model]`: the network and how its derivatives are computed."""
 
-    name: str = Field("mlp", description='"mlp" (pinnkit\'s), or a network of your own: "path/to/file.py:Class" '
+    name: str = Field("mlp", description='"mlp" or "modified_mlp" (pinnkit\'s), or a network of your own: '
+                      '"path/to/file.py:Class" '
                       'or "module:Class", a torch.nn.Module built as Class(inputs, outputs, **options); '
                       '"given": one given from Python (`solve(..., model=net)`)')
     options: dict[str, Any] = Field({}, description="keyword arguments of a network of your own")
@@ -105,12 +107,12 @@ class ModelSection(_Section):
 
     @model_validator(mode="after")
     def _check_network(self) -> "ModelSection":
-        if self.name not in ("mlp", "given") and ":" not in self.name:
-            raise ValueError(f'model.name: "mlp", or "path/to/file.py:Class" or "module:Class" for a network of '
-                             f'your own, got {_show(self.name)}')
-        if self.name == "mlp" and self.options:
-            raise ValueError("model.options: keyword arguments for a network of your own (model.name); pinnkit's "
-                             "mlp takes width, depth, activation, ...")
+        if self.name not in (*NETWORKS, "given") and ":" not in self.name:
+            raise ValueError(f'model.name: {" or ".join(map(repr, NETWORKS))}, or "path/to/file.py:Class" or '
+                             f'"module:Class" for a network of your own, got {_show(self.name)}')
+        if self.name in NETWORKS and self.options:
+            raise ValueError(f"model.options: keyword arguments for a network of your own (model.name); pinnkit's "
+                             f"{self.name} takes width, depth, activation, ...")
         return self
 
     @field_validator("compile", mode="before")

@@ -23,17 +23,13 @@ ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
 }
 
 
-class MLP(nn.Module):
-    """Fully connected network on inputs scaled from the box [lower, upper] to [-1, 1].
+class ScaledInput(nn.Module):
+    """What pinnkit's networks share: inputs scaled from the box [lower, upper] to [-1, 1], optionally
+    mapped to random Fourier features [sin(2 pi z B), cos(2 pi z B)] with a fixed B ~ N(0, fourier_scale^2)
+    of shape (d, m), and an activation by name."""
 
-    `depth` hidden layers of `width` units, Xavier-normal weights and zero biases.
-    With `fourier_features = m > 0`, the scaled input z is first mapped to
-    [sin(2 pi z B), cos(2 pi z B)] with a fixed B ~ N(0, fourier_scale^2) of shape (d, m).
-    """
-
-    def __init__(self, n_in: int, n_out: int, width: int, depth: int, activation: str,
-                 lower: Sequence[float], upper: Sequence[float], fourier_features: int = 0,
-                 fourier_scale: float = 1.0, generator: Optional[torch.Generator] = None):
+    def __init__(self, n_in: int, activation: str, lower: Sequence[float], upper: Sequence[float],
+                 fourier_features: int = 0, fourier_scale: float = 1.0, generator: Optional[torch.Generator] = None):
         super().__init__()
         if activation not in ACTIVATIONS:
             raise ValueError(f"unknown activation {activation!r} (valid: {', '.join(ACTIVATIONS)})")
@@ -42,25 +38,44 @@ class MLP(nn.Module):
         lower_t, upper_t = torch.tensor(lower, dtype=torch.float64), torch.tensor(upper, dtype=torch.float64)
         self.register_buffer("center", (lower_t + upper_t) / 2)
         self.register_buffer("half_range", (upper_t - lower_t) / 2)
-        features = n_in
+        self.features = n_in
         if fourier_features:
             b = torch.randn(n_in, fourier_features, generator=generator, dtype=torch.float64) * fourier_scale
             self.register_buffer("fourier", b)
-            features = 2 * fourier_features
+            self.features = 2 * fourier_features
         else:
             self.fourier = None
-        sizes = [features] + [width] * depth + [n_out]
-        self.layers = nn.ModuleList(nn.Linear(a, b, dtype=torch.float64) for a, b in zip(sizes[:-1], sizes[1:]))
-        for layer in self.layers:
-            nn.init.xavier_normal_(layer.weight, generator=generator)
-            nn.init.zeros_(layer.bias)
-        self.recording: Optional[list[list[LinearCall]]] = None  # per layer, while `LinearTaps.record` is open
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def scaled(self, x: torch.Tensor) -> torch.Tensor:
+        """The network's input features of points x (N, d)."""
         z = (x - self.center) / self.half_range
         if self.fourier is not None:
             z = 2 * math.pi * z @ self.fourier
             z = torch.cat([torch.sin(z), torch.cos(z)], dim=-1)
+        return z
+
+
+def linear_layers(sizes: Sequence[int], generator: Optional[torch.Generator]) -> nn.ModuleList:
+    """Linear layers between consecutive sizes, Xavier-normal weights and zero biases, in float64."""
+    layers = nn.ModuleList(nn.Linear(a, b, dtype=torch.float64) for a, b in zip(sizes[:-1], sizes[1:]))
+    for layer in layers:
+        nn.init.xavier_normal_(layer.weight, generator=generator)
+        nn.init.zeros_(layer.bias)
+    return layers
+
+
+class MLP(ScaledInput):
+    """Fully connected network (`ScaledInput` first): `depth` hidden layers of `width` units."""
+
+    def __init__(self, n_in: int, n_out: int, width: int, depth: int, activation: str,
+                 lower: Sequence[float], upper: Sequence[float], fourier_features: int = 0,
+                 fourier_scale: float = 1.0, generator: Optional[torch.Generator] = None):
+        super().__init__(n_in, activation, lower, upper, fourier_features, fourier_scale, generator)
+        self.layers = linear_layers([self.features] + [width] * depth + [n_out], generator)
+        self.recording: Optional[list[list[LinearCall]]] = None  # per layer, while `LinearTaps.record` is open
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        z = self.scaled(x)
         for i, layer in enumerate(self.layers):
             out = layer(z)
             self.observe(i, z, out)
@@ -113,6 +128,32 @@ class LinearTaps:
             yield calls
         finally:
             self.mlp.recording = None
+
+
+class ModifiedMLP(ScaledInput):
+    """The modified MLP of Wang, Teng & Perdikaris (2021): two encoders of the input, U = act(W_u s + b_u)
+    and V = act(W_v s + b_v), and hidden layers that mix them, h <- (1 - z) U + z V with z = act(W h + b),
+    so the input reaches every layer (`model.name = "modified_mlp"`; same keys as the MLP). Derivatives
+    through nested autograd."""
+
+    def __init__(self, n_in: int, n_out: int, width: int, depth: int, activation: str,
+                 lower: Sequence[float], upper: Sequence[float], fourier_features: int = 0,
+                 fourier_scale: float = 1.0, generator: Optional[torch.Generator] = None):
+        super().__init__(n_in, activation, lower, upper, fourier_features, fourier_scale, generator)
+        self.encoders = linear_layers([self.features, 2 * width], generator)
+        self.layers = linear_layers([self.features] + [width] * depth + [n_out], generator)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        s = self.scaled(x)
+        u, v = self.activation(self.encoders[0](s)).chunk(2, dim=-1)
+        h = s
+        for layer in self.layers[:-1]:
+            z = self.activation(layer(h))
+            h = (1 - z) * u + z * v
+        return self.layers[-1](h)
+
+
+NETWORKS = {"mlp": MLP, "modified_mlp": ModifiedMLP}  # built in, by `model.name`
 
 
 Transform = Callable[[dict[str, torch.Tensor], dict[str, torch.Tensor]], dict[str, torch.Tensor]]
