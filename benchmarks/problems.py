@@ -71,24 +71,24 @@ def run(case: str, seed: int, quick: bool, out: Path, extra: list[str]) -> dict[
             "iterations": s["iterations"]}
 
 
-def setup_of(case: str) -> dict[str, Any]:
-    """Network and points of a case's shipped TOML."""
-    config = pinnkit.config.load(ROOT / "problems" / f"{case}.toml")
+def setup_of(case: str, extra: list[str]) -> dict[str, Any]:
+    """Network and points of a case's shipped TOML, with the benchmark's overrides."""
+    config = pinnkit.config.load(ROOT / "problems" / f"{case}.toml", tuple(extra))
     m = config.model
     build = pinnkit.build.build(config)
-    return {"network": f"{m.depth}x{m.width} {m.activation}" + (f" +{m.fourier_features} Fourier" if
-                                                                 m.fourier_features else ""),
+    return {"network": f"{m.name} {m.depth}x{m.width} {m.activation}" + (f" +{m.fourier_features} Fourier" if
+                                                                          m.fourier_features else ""),
             "weights": sum(w.numel() for w in build.model.parameters()),
             "points": {g.owner: len(g.arrays["points"]) for g in build.objective.groups},
             "phases": [f"{ph.optimizer} {ph.iterations}" for ph in config.phases]}
 
 
-def report(rows: list[dict[str, Any]]) -> dict[str, Any]:
+def report(rows: list[dict[str, Any]], extra: list[str]) -> dict[str, Any]:
     """Per case: its setup, wall time over seeds and, where the issue sets one, the goal's figure."""
     out = {}
     for case in dict.fromkeys(r["case"] for r in rows):
         runs = [r for r in rows if r["case"] == case]
-        out[case] = {"setup": setup_of(case), "seconds": spread([r["seconds"] for r in runs])}
+        out[case] = {"setup": setup_of(case, extra), "seconds": spread([r["seconds"] for r in runs])}
         if case in GOALS:
             figure, limit = GOALS[case]
             values = spread([r["figures"][figure] for r in runs])
@@ -120,8 +120,8 @@ def main() -> None:
                 rows.append(run(case, seed, args.quick, Path(tmp), args.set))
                 show(rows[-1])
                 write_json(path, {"machine": machine(), "quick": args.quick, "overrides": args.set,
-                                  "cases": report(rows), "runs": rows})  # after every run: nothing measured is lost
-    for case, entry in report(rows).items():
+                                  "cases": report(rows, args.set), "runs": rows})  # after every run: nothing measured is lost
+    for case, entry in report(rows, args.set).items():
         if "goal" in entry:
             g = entry["goal"]
             print(f"goal {case}: {g['figure']} median {g['median']:.2e} (range {g['min']:.2e}-{g['max']:.2e}) "
