@@ -19,7 +19,7 @@ from . import sizing
 from .adaptive import resample
 from .config import Config, ConfigError
 from .conditions import Condition, Observation
-from .geometry import Domain
+from .geometry import Domain, Parametric
 from .loss import Objective, TermGroup
 from .metrics import ReferenceSet, reference_set
 from .nets import NETWORKS, Constrained, LinearTaps, layer_taps
@@ -103,7 +103,7 @@ def make_model(config: Config, problem: Problem, domain, code: Code = Code()) ->
     if code.network is not None:
         net = code.network
     elif m.name in NETWORKS:
-        net = NETWORKS[m.name](len(problem.coords), len(problem.fields), m.width, m.depth, m.activation,
+        net = NETWORKS[m.name](len(problem.inputs), len(problem.fields), m.width, m.depth, m.activation,
                                domain.lower, domain.upper, m.fourier_features, m.fourier_scale,
                                torch.Generator().manual_seed(config.seed))
     else:
@@ -129,14 +129,15 @@ def user_network(config: Config, problem: Problem, source: Optional[Path] = None
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
         try:
-            return cls(len(problem.coords), len(problem.fields), **m.options)
+            return cls(len(problem.inputs), len(problem.fields), **m.options)
         except Exception as err:  # a user's code: one line
-            raise ConfigError(f"model: {cls.__name__}({len(problem.coords)}, {len(problem.fields)}, "
+            raise ConfigError(f"model: {cls.__name__}({len(problem.inputs)}, {len(problem.fields)}, "
                               f"**model.options) failed: {_one_line(err)}") from None
 
 
 def check_network(net: torch.nn.Module, problem: Problem, domain) -> None:
-    """The network must map (N, coordinates) points to (N, fields) outputs: try it at two points."""
+    """The network must map (N, inputs) points (coordinates, then ranged parameters) to (N, fields) outputs:
+    try it at two points."""
     if not isinstance(net, torch.nn.Module):
         raise ConfigError(f"model: a network must be a torch.nn.Module, got {type(net).__name__}")
     x = torch.as_tensor(np.stack([domain.lower, domain.upper]), dtype=torch.float64)
@@ -168,7 +169,8 @@ def make_engine(config: Config, compile: bool = True) -> Callable[..., Derivativ
 
 def _condition_group(cond: Condition, problem: Problem, domain, n: int, sampler: str) -> TermGroup:
     def residuals(d, batch):
-        return {cond.name: cond.residual(d, batch, problem.coords, problem.fields)}
+        with problem.bound(d):
+            return {cond.name: cond.residual(d, batch, problem.coords, problem.fields)}
 
     return TermGroup(sample=lambda rng: cond.sample(domain, n, sampler, rng),
                      derivatives=cond.derivatives(problem.coords, problem.fields), residuals=residuals,
@@ -180,6 +182,10 @@ def make_observations(config: Config, problem: Problem) -> list[Condition]:
     """The `[data]` file as the `data` term, with its noise drawn from the run's seed (none without `[data]`)."""
     if config.data is None:
         return []
+    if problem.ranges:
+        name = next(iter(problem.ranges))
+        raise ConfigError(f"data.file: observations cannot be used with a ranged parameter (problem.parameters."
+                          f"{name}.range): they hold no {name} column")
     try:
         return [Observation.from_file(config.data.file, problem.coords, problem.fields, config.data.noise,
                                       np.random.default_rng(config.seed))]
@@ -191,7 +197,7 @@ def make_groups(config: Config, problem: Problem, domain) -> list[TermGroup]:
     """The PDE terms on interior points, then one group per condition not imposed exactly, then the data."""
     p = config.points
     groups = [TermGroup(sample=lambda rng: {"points": domain.sample_interior(p.interior, p.sampler, rng)},
-                        derivatives=tuple(problem.derivatives), residuals=lambda d, batch: problem.residuals(d),
+                        derivatives=tuple(problem.derivatives), residuals=lambda d, batch: pde_residuals(problem, d),
                         owner=type(problem).__name__, adaptive=True)]
     skip = problem.hard_constrained if config.model.hard_constraints else ()
     for cond in user_conditions(problem) + make_observations(config, problem):
@@ -203,6 +209,20 @@ def make_groups(config: Config, problem: Problem, domain) -> list[TermGroup]:
             n = getattr(p, cond.points_key) if cond.points_key else 0
             groups.append(_condition_group(cond, problem, domain, n, p.sampler))
     return groups
+
+
+def pde_residuals(problem: Problem, d: Derivatives) -> dict[str, Any]:
+    """The problem's residuals at the points of `d`, its ranged parameters bound to their columns there."""
+    with problem.bound(d):
+        return problem.residuals(d)
+
+
+def points_domain(problem: Problem, domain: Domain) -> Domain:
+    """Where the points are drawn: the domain, times the box of the ranged parameters for a parametric problem."""
+    if not problem.ranges:
+        return domain
+    low, high = zip(*problem.ranges.values())
+    return Parametric(domain, low, high)
 
 
 def user_conditions(problem: Problem) -> list[Condition]:
@@ -287,7 +307,7 @@ def check_terms(objective: Objective, problem: Problem, config: Config) -> tuple
 def _group_residuals(objective: Objective, problem: Problem, g: TermGroup) -> Any:
     """One group's residuals as the problem returns them; its failure is a ProblemError naming the group."""
     try:
-        d = objective.engine(objective.model, g.batch["points"], problem.coords, problem.fields,
+        d = objective.engine(objective.model, g.batch["points"], objective.coords, problem.fields,
                              g.derivatives, g.owner)
         return g.residuals(d, g.batch)
     except Exception as err:  # a user's code (residuals, a condition's value): report it in one line
@@ -310,13 +330,14 @@ def build(config: Config, code: Code = Code()) -> Setup:
     device = resolve_device(config.device)
     problem = make_problem(config, code)
     domain = user_domain(problem)
-    sizing.check(config, len(problem.coords), len(problem.fields))
+    sizing.check(config, len(problem.inputs), len(problem.fields))
     if problem.has("reference") and config.points.evaluation < MIN_PER_AXIS ** domain.dim:
         raise ConfigError(f"points.evaluation: {config.points.evaluation} points make a grid of fewer than "
                           f"{MIN_PER_AXIS} per axis on this {domain.dim}-dimensional domain; use at least "
                           f"{MIN_PER_AXIS ** domain.dim}")
-    model = make_model(config, problem, domain, code).to(device)
-    objective = Objective(model, make_groups(config, problem, domain), problem.coords, problem.fields,
+    space = points_domain(problem, domain)
+    model = make_model(config, problem, space, code).to(device)
+    objective = Objective(model, make_groups(config, problem, space), problem.inputs, problem.fields,
                           config.loss.weights, make_engine(config, compile=False))  # eager for the checks
     rng = np.random.default_rng(config.seed)
     objective.sample(rng)

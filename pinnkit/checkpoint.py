@@ -57,7 +57,7 @@ def restore(setup: Setup, state: dict[str, Any]) -> None:
     Cast the model to the checkpoint's dtype first, so float64 weights keep every bit; move the
     points to the device afterwards (`Objective.to`).
     """
-    groups, dims = setup.objective.groups, len(setup.problem.coords)
+    groups, dims = setup.objective.groups, len(setup.problem.inputs)
     if len(state["points"]) != len(groups) or set(state["parameters"]) != set(setup.problem.values):
         raise RunError("checkpoint does not fit the problem of config.toml (other terms or parameters)")
     for group, arrays in zip(groups, state["points"]):

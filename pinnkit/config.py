@@ -29,21 +29,35 @@ class _Section(BaseModel):
 
 
 class ParameterSpec(_Section):
-    """A PDE parameter as a table: initial value, optional box bounds, trainable or not, and the true
-    value where known (identification studies: the reference uses it, the summary reports the error)."""
+    """A PDE parameter as a table: its value, optional box bounds, trainable or not, the true value where
+    known (identification studies: the reference uses it, the summary reports the error), or a range
+    over which it becomes an input of the network (a parametric problem)."""
 
-    init: float = Field(description="the value (the starting value of a trainable parameter)")
+    init: float = Field(description="the value (the starting value of a trainable parameter; for a ranged one, "
+                                    "the value plots and `predict` use by default: the middle of the range)")
     bounds: Optional[list[float]] = Field(None, min_length=2, max_length=2, description="[low, high] a trainable "
                                           "parameter stays within")
     trainable: bool = Field(False, description="identify it with the network (an inverse problem)")
     true: Optional[float] = Field(None, description="the value the data were made with, where known: the reference "
                                                     "uses it and the summary reports the error")
+    range: Optional[list[float]] = Field(None, min_length=2, max_length=2, description="[low, high]: the parameter "
+                                         "becomes an input of the network, drawn with every point, so one trained "
+                                         "network answers for every value in the range")
+    evaluate: Optional[list[float]] = Field(None, min_length=1, max_length=64, description="values of a ranged "
+                                            "parameter at which the error is reported, each on its own (default: 5 "
+                                            "evenly spaced over the range, ends included)")
 
     @model_validator(mode="before")
     @classmethod
     def _from_number(cls, value: Any) -> Any:
-        """`nu = 0.01` is shorthand for `nu = {init = 0.01}`."""
-        return {"init": value} if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+        """`nu = 0.01` is shorthand for `nu = {init = 0.01}`; a range without `init` starts in its middle."""
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return {"init": value}
+        span = value.get("range") if isinstance(value, dict) and "init" not in value else None
+        if isinstance(span, list) and len(span) == 2 and \
+                all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in span):
+            return {**value, "init": (span[0] + span[1]) / 2}
+        return value
 
     @model_validator(mode="after")
     def _check_bounds(self) -> "ParameterSpec":
@@ -53,7 +67,28 @@ class ParameterSpec(_Section):
                 raise ValueError(f"bounds must have low <= high, got [{low}, {high}]")
             if not low <= self.init <= high:
                 raise ValueError(f"init {self.init} lies outside bounds [{low}, {high}]")
+        if self.range is None:
+            if self.evaluate is not None:
+                raise ValueError("evaluate: values of a parameter given a range; this one has none")
+            return self
+        low, high = self.range
+        if not low < high:
+            raise ValueError(f"range must have low < high, got [{low}, {high}]")
+        if self.trainable or self.bounds is not None or self.true is not None:
+            raise ValueError("a ranged parameter is an input of the network: it cannot also be trainable or have "
+                             "bounds or a true value")
+        for value in [self.init, *(self.evaluate or [])]:
+            if not low <= value <= high:
+                raise ValueError(f"{value} lies outside range [{low}, {high}]")
         return self
+
+    @property
+    def evaluated(self) -> list[float]:
+        """The values of a ranged parameter at which the error is reported."""
+        if self.range is None:
+            return []
+        low, high = self.range
+        return list(self.evaluate) if self.evaluate else [low + (high - low) * k / 4 for k in range(5)]
 
 
 class ProblemSection(_Section):
@@ -61,7 +96,7 @@ class ProblemSection(_Section):
 
     name: str = Field(description='a shipped case, "path/to/file.py:Class" or "module:Class"')
     parameters: dict[str, ParameterSpec] = Field({}, description="the problem's parameters by name: a number, or "
-                                                  "a table {init, bounds, trainable, true}")
+                                                  "a table {init, bounds, trainable, true} or {range, evaluate}")
 
 
 class DataSection(_Section):

@@ -368,3 +368,58 @@ class SpaceTime(Domain):
     def boundary_normal(self, points: np.ndarray) -> np.ndarray:
         p = self._points(points)
         return np.hstack([self.spatial.boundary_normal(p[:, :-1]), np.zeros((len(p), 1))])
+
+
+class Parametric(Domain):
+    """A domain times a box of PDE parameter values: where a parametric problem's points are drawn, each
+    point with its own parameter values in columns after the coordinates. Boundary parts, faces, normals
+    (zero along the parameters) and the initial time are those of the domain."""
+
+    def __init__(self, domain: Domain, lower: Sequence[float], upper: Sequence[float]):
+        self.domain = domain
+        self.low, self.high = np.asarray(lower, float), np.asarray(upper, float)
+        self.dim, self.parts = domain.dim + len(self.low), domain.parts
+        self.lower, self.upper = np.append(domain.lower, self.low), np.append(domain.upper, self.high)
+        self.spatial = getattr(domain, "spatial", domain)
+
+    @property
+    def time(self) -> TimeInterval:
+        """The time axis of a space-time domain (AttributeError for a spatial one)."""
+        return self.domain.time
+
+    def box_fraction(self) -> float:
+        return self.domain.box_fraction()
+
+    def _with_values(self, points: np.ndarray, sampler: str, rng: np.random.Generator) -> np.ndarray:
+        return np.hstack([points, self.low + sample_unit(len(points), len(self.low), sampler, rng) *
+                          (self.high - self.low)])
+
+    def sample_boundary(self, n: int, parts: Sequence[str], sampler: str,
+                        rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """n points on the named parts with parameter values drawn over the box; normals zero along them."""
+        points, normals = self.domain.sample_boundary(n, parts, sampler, rng)
+        return self._with_values(points, sampler, rng), np.hstack([normals, np.zeros((n, len(self.low)))])
+
+    def sample_initial(self, n: int, sampler: str, rng: np.random.Generator) -> np.ndarray:
+        """n points at the initial time with parameter values drawn over the box (a space-time domain only)."""
+        if not hasattr(self.domain, "sample_initial"):
+            raise ValueError("an initial condition needs a space-time domain")
+        return self._with_values(self.domain.sample_initial(n, sampler, rng), sampler, rng)
+
+    def _split_points(self, points: np.ndarray, tol: float) -> tuple[np.ndarray, np.ndarray]:
+        """The points' coordinates, and whether their parameter values lie in the box."""
+        p = self._points(points)
+        values = p[:, self.domain.dim:]
+        return p[:, :self.domain.dim], np.all((values >= self.low - tol) & (values <= self.high + tol), axis=1)
+
+    def inside(self, points: np.ndarray, tol: float = 1e-9) -> np.ndarray:
+        at, in_box = self._split_points(points, tol)
+        return self.domain.inside(at, tol) & in_box
+
+    def on_boundary(self, points: np.ndarray, parts: Sequence[str] = ("boundary",), tol: float = 1e-9) -> np.ndarray:
+        at, in_box = self._split_points(points, tol)
+        return self.domain.on_boundary(at, parts, tol) & in_box
+
+    def boundary_normal(self, points: np.ndarray) -> np.ndarray:
+        at, _ = self._split_points(points, 0.0)
+        return np.hstack([self.domain.boundary_normal(at), np.zeros((len(at), len(self.low)))])

@@ -61,8 +61,8 @@ class History:
                          "parameters": s.problem.state_dict()}
         if self.bar is not None:
             self.bar.update(k - self.bar.n)
-            self.bar.set_postfix({"loss": f"{row['loss']:.3e}", **{f"err_{f}": f"{e:.2e}"
-                                                                    for f, e in self.last["rel_l2"].items()}})
+            self.bar.set_postfix({"loss": f"{row['loss']:.3e}", **{f"err_{f}": f"{e:.2e}" for f, e in  # probes: the
+                                  self.last["rel_l2"].items() if "@" not in f}})  # final line and history.csv
         return row
 
     @torch.no_grad()

@@ -5,6 +5,7 @@ error can be logged during training without recomputing the reference.
 """
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any, Mapping, Optional, Sequence
 
@@ -75,13 +76,17 @@ class ReferenceSet:
         return errors
 
 
-def reference_values(problem: Any, points: np.ndarray, fields: Sequence[str] = ()) -> dict[str, np.ndarray]:
+def reference_values(problem: Any, points: np.ndarray, fields: Sequence[str] = (),
+                     at: Optional[Mapping[str, float]] = None) -> dict[str, np.ndarray]:
     """The problem's reference at `(M, d)` points as float64 arrays (only `fields`, when given).
 
-    It is evaluated in float64 with the true parameter values (`Problem.truth`), its inputs on the
-    problem's device like its parameters; a reference that fails or returns anything but a real, finite,
-    not identically zero value per point for known fields is a ProblemError naming it."""
+    It is evaluated in float64 with the true parameter values (`Problem.truth`), or the values `at` gives
+    (a ranged parameter's), its inputs on the problem's device like its parameters; a reference that fails
+    or returns anything but a real, finite, not identically zero value per point for known fields is a
+    ProblemError naming it."""
     truth, name = problem.truth(), f"{type(problem).__name__}.reference()"
+    truth.values.update({k: torch.tensor(float(v), dtype=torch.float64, device=truth.device)
+                         for k, v in (at or {}).items()})
     columns = [torch.as_tensor(points[:, j], dtype=torch.float64, device=truth.device) for j in range(points.shape[1])]
     try:
         values = truth.reference(*columns)
@@ -116,9 +121,43 @@ def _field_values(what: str, value: Any, n: int, mean_free: bool) -> np.ndarray:
 def reference_set(problem: Any, domain: Any, n: int) -> ReferenceSet:
     """The reference (with the true parameter values where known) on the evaluation grid and the
     problem's probes (`problem.probes()`: name -> (points, fields)), in float64 on the CPU. On a
-    space-time domain, mean-free fields are compared time by time (the grid's time levels)."""
-    points = evaluation_grid(domain, n)
-    probes = {name: ReferenceSet(at, reference_values(problem, at, fields), problem.mean_free)
+    space-time domain, mean-free fields are compared time by time (the grid's time levels).
+
+    A parametric problem's grid is repeated at every combination of its ranged parameters' evaluated
+    values, each also a probe of its own (`u@nu=0.005`); its own probes are taken at the default values."""
+    grid, time = evaluation_grid(domain, n), hasattr(domain, "time")
+    default = {name: float(problem.values[name]) for name in problem.ranges}
+    probes = {name: _reference_at(problem, at, fields, default, False)
               for name, (at, fields) in (problem.probes() if problem.has("probes") else {}).items()}
-    slices = np.unique(points[:, -1], return_inverse=True)[1] if hasattr(domain, "time") else None
-    return ReferenceSet(points, reference_values(problem, points), problem.mean_free, probes, slices)
+    combinations = [dict(zip(problem.ranges, values)) for values in itertools.product(*problem.evaluated.values())]
+    if not combinations or combinations == [{}]:
+        return _reference_at(problem, grid, (), {}, time, probes)
+    each = {parameter_label(values): _reference_at(problem, grid, (), values, time) for values in combinations}
+    points = np.concatenate([r.arrays["points"] for r in each.values()])
+    values = {f: np.concatenate([r.arrays[f] for r in each.values()]) for f in next(iter(each.values())).fields}
+    return ReferenceSet(points, values, problem.mean_free, {**probes, **each},
+                        _slices(points[:, :grid.shape[1]], time, len(grid)))
+
+
+def parameter_label(values: Mapping[str, float]) -> str:
+    """`nu=0.005`: how the errors at one combination of ranged parameter values are keyed (`u@nu=0.005`)."""
+    return ", ".join(f"{k}={v:.4g}" for k, v in values.items())
+
+
+def _reference_at(problem: Any, at: np.ndarray, fields: Sequence[str], values: Mapping[str, float], time: bool,
+                  probes: Optional[Mapping[str, ReferenceSet]] = None) -> ReferenceSet:
+    """The reference at points `at` (coordinates) with the ranged parameters at `values`, whose columns are
+    appended to the points the network sees."""
+    known = reference_values(problem, at, fields, values)
+    points = np.hstack([at, np.tile(np.asarray(list(values.values()), float), (len(at), 1))])
+    return ReferenceSet(points, known, problem.mean_free, probes, _slices(at, time, len(at)))
+
+
+def _slices(points: np.ndarray, time: bool, block: int) -> Optional[np.ndarray]:
+    """Labels of the point groups over which a mean-free field loses its mean: each block of `block` points
+    (one combination of parameter values) and, on a space-time domain, each time level within it (time is
+    the last column of the coordinates `points`)."""
+    if not time and len(points) == block:
+        return None
+    keys = np.stack([np.arange(len(points)) // block, points[:, -1] if time else np.zeros(len(points))], axis=1)
+    return np.unique(keys, axis=0, return_inverse=True)[1].reshape(-1)

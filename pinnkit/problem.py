@@ -7,12 +7,16 @@ Parameters are tensors, reachable as attributes (`self.nu`), on the device and i
 dtype of the phase that runs (user code never needs `float()` to be safe); each keeps
 a float64 master from which every cast starts. Trainable ones are leaf tensors with
 `requires_grad` and optional box bounds, and may carry a known true value (for
-identification studies: the reference is evaluated with it).
+identification studies: the reference is evaluated with it). A parameter given a
+range is an input of the network (`inputs`: the coordinates, then the ranged
+parameters): while a residual is evaluated, `self.nu` is the column of its points'
+values, so the same problem class serves for one value and for a range.
 """
 from __future__ import annotations
 
 import copy
-from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence, Union
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Optional, Sequence, Union
 
 import torch
 
@@ -43,6 +47,8 @@ class Problem:
         self.masters: dict[str, torch.Tensor] = {}  # float64 masters: every cast starts from these
         self.bounds: dict[str, tuple[float, float]] = {}
         self.true: dict[str, float] = {}
+        self.ranges: dict[str, tuple[float, float]] = {}  # parameters that are inputs of the network
+        self.evaluated: dict[str, list[float]] = {}  # per ranged parameter, where the error is reported
         self.device, self.dtype = torch.device("cpu"), torch.float64
         self._check_declarations()
         self._check_names()
@@ -86,12 +92,34 @@ class Problem:
             self.bounds[name] = tuple(float(b) for b in spec.bounds)
         if getattr(spec, "true", None) is not None:
             self.true[name] = float(spec.true)
+        if getattr(spec, "range", None) is not None:
+            if name in self.coords or name in self.fields:
+                raise ProblemError(f"{type(self).__name__}.parameters: {name!r} has a range, so it becomes an input "
+                                   f"of the network, but a coordinate or field has that name")
+            self.ranges[name] = tuple(float(v) for v in spec.range)
+            self.evaluated[name] = list(spec.evaluated)
 
     def __getattr__(self, name: str) -> torch.Tensor:
         values = self.__dict__.get("values", {})
         if name in values:
             return values[name]
         raise AttributeError(f"{type(self).__name__} has no attribute or parameter {name!r}")
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """What the network takes, in column order: the coordinates, then the ranged parameters."""
+        return (*self.coords, *self.ranges)
+
+    @contextmanager
+    def bound(self, columns: Mapping[str, torch.Tensor]) -> Iterator[None]:
+        """Within, each ranged parameter is its column of `columns` (a `Derivatives` record or a dict: the
+        values at the points being evaluated) instead of its default value."""
+        kept = {name: self.values[name] for name in self.ranges}
+        try:
+            self.values.update({name: columns[name] for name in self.ranges})
+            yield
+        finally:
+            self.values.update(kept)
 
     @property
     def trainable(self) -> dict[str, torch.Tensor]:

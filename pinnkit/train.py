@@ -190,6 +190,7 @@ class Trainer:
             "loss": self.history.last["loss"],
             "rel_l2": self.history.last["rel_l2"],
             "parameters": s.problem.parameter_values(),
+            **({"ranges": {name: list(span) for name, span in s.problem.ranges.items()}} if s.problem.ranges else {}),
             "identified": s.problem.identified(),
             "phases": [r.as_dict() for r in self.results],
             "iterations": self.step,

@@ -14,6 +14,7 @@ from matplotlib.axis import Axis
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from ..metrics import parameter_label
 from ..run import case_name
 from ..solution import Solution
 
@@ -78,18 +79,23 @@ def trainable(solution: Solution) -> list[str]:
 
 
 def case_title(solution: Solution) -> str:
-    """`burgers (nu = 0.003183)`; a trained parameter shows its true value where known."""
+    """`burgers (nu = 0.003183)`; a trained parameter shows its true value where known, a ranged one its range."""
     problem, parts = solution.problem, []
     for name, value in problem.parameter_values().items():
-        true = f" (true {problem.true[name]:.4g})" if name in problem.true and name in trainable(solution) else ""
-        parts.append(f"{name} = {value:.4g}{true}")
+        note = f" (true {problem.true[name]:.4g})" if name in problem.true and name in trainable(solution) else ""
+        if name in problem.ranges:
+            note = " of [{:.4g}, {:.4g}]".format(*problem.ranges[name])
+        parts.append(f"{name} = {value:.4g}{note}")
     params = f" ({', '.join(parts)})" if parts else ""
     return f"{case_name(solution.config.problem.name)}{params}"
 
 
 def rel_l2_note(solution: Solution, field: str) -> str:
-    """`rel L2 = 1.2e-03` from the run's summary (the evaluation grid's error), or '' without one."""
-    value = summary(solution).get("rel_l2", {}).get(field)
+    """`rel L2 = 1.2e-03` from the run's summary (the evaluation grid's error; for a parametric problem, the
+    one at the default values the maps show), or '' without one."""
+    ranged = {name: float(solution.problem.values[name]) for name in solution.problem.ranges}
+    key = f"{field}@{parameter_label(ranged)}" if ranged else field
+    value = summary(solution).get("rel_l2", {}).get(key)
     return "" if value is None else f"rel L2 = {value:.2e}"
 
 
