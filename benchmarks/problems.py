@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CASES = ("poisson", "poisson_multiscale", "poisson_lshape", "kovasznay", "cavity", "taylor_green", "beltrami",
          "burgers_inverse", "navier_stokes_inverse")
 ACCURATE = ("poisson_accurate", "kovasznay_accurate")
-OTHERS = ("burgers",)  # measurable here too (benchmarks/burgers.py has its own table)
+OTHERS = ("burgers", "burgers_parametric")  # measurable here too (benchmarks/burgers.py: its own table)
 GOALS = {  # case -> (figure, at most): the issues' goals for the shipped defaults on 2 CPU cores
     "poisson": ("rel_l2_u", 1e-4),
     "kovasznay": ("rel_l2_uv", 1e-3),

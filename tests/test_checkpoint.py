@@ -325,3 +325,13 @@ def test_the_first_signal_is_answered_at_once(caplog):
         os.kill(os.getpid(), signal.SIGINT)
         assert signals.received == signal.SIGINT
     assert "SIGINT received: stopping after the current iteration with a checkpoint" in caplog.text
+
+
+def test_a_parametric_run_with_redrawn_points_resumes_exactly(monkeypatch, tmp_path):
+    overrides = TINY + ["problem.parameters.nu={range = [0.005, 0.05]}", "phases[0].resample_every=4"]
+    whole = pinnkit.solve(BURGERS, overrides, out=tmp_path / "whole")
+    assert whole.run_dir.joinpath("checkpoint.pt").is_file() and "u@nu=0.005" in whole.rel_l2
+    stopped = _solve_interrupted(monkeypatch, tmp_path / "run", overrides, "adam", 17)
+    assert stopped.status == "interrupted"
+    resumed = pinnkit.resume(stopped.run_dir)
+    assert resumed.status == "completed" and _rows(resumed.run_dir) == _rows(whole.run_dir)

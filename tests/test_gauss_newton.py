@@ -14,9 +14,10 @@ from pinnkit.build import build
 from pinnkit.cli import main
 from pinnkit.config import load
 from pinnkit.optim import (EnergyNaturalGradient, GaussNewtonCG, LevenbergMarquardt, MemoryBudgetError, Residuals,
-                           minimize)
+                           SketchedGaussNewton, minimize)
 from pinnkit.optim.gauss_newton import DampedSystem, check_memory, jacobian
 from pinnkit.optim.gncg import JacobianProducts, cgls
+from pinnkit.optim.sgn import sketched_jacobian
 
 ROOT = Path(__file__).resolve().parents[1]
 T = np.linspace(0.0, 1.0, 25)
@@ -157,7 +158,7 @@ def _errors(run_dir):
     return warm, float(rows[-1]["rel_l2_u"])
 
 
-@pytest.mark.parametrize("optimizer", ["lm", "engd", "gncg"])
+@pytest.mark.parametrize("optimizer", ["lm", "engd", "gncg", "sgn"])
 def test_tiny_poisson_solve_goes_far_below_the_adam_start(optimizer, tmp_path):
     overrides = ("points.interior=150", "model.depth=1", "model.width=10", "points.evaluation=400",
                  "phases[0].iterations=100", f'phases[1]={{optimizer = "{optimizer}", iterations = 25}}',
@@ -262,6 +263,104 @@ def test_gncg_runs_in_float32(tmp_path):
     overrides = ("points.interior=150", "model.depth=1", "model.width=10", "points.evaluation=400",
                  "phases[0].iterations=100", 'phases[1]={optimizer = "gncg", iterations = 10, dtype = "float32"}',
                  "output.log_every=5")
+    result = pinnkit.solve(ROOT / "problems" / "poisson_accurate.toml", overrides, out=tmp_path / "run")
+    warm, final = _errors(result.run_dir)
+    assert result.status == "completed" and result.summary["dtype"] == "float32" and final < 0.1 * warm
+
+
+def test_a_count_sketch_of_the_jacobian_sums_signed_rows_into_buckets(burgers):
+    """S J and S r as the sketch defines them (each row into its bucket with its sign), from chunks of J."""
+    params = list(burgers.model.parameters())
+    r, J = jacobian(burgers.view().residuals, params, 1.0)
+    gen = torch.Generator().manual_seed(7)
+    buckets, signs = torch.randint(40, (len(r),), generator=gen), torch.randint(2, (len(r),), generator=gen) * 2 - 1
+    S = torch.zeros(40, len(r), dtype=torch.float64)
+    S[buckets, torch.arange(len(r))] = signs.double()
+    r_all, gradient, Sr, SJ = sketched_jacobian(burgers.view().residuals, params, 40, torch.Generator().manual_seed(7))
+    torch.testing.assert_close(r_all, r)
+    torch.testing.assert_close(gradient, J.T @ r)
+    torch.testing.assert_close(Sr, S @ r)
+    torch.testing.assert_close(SJ, S @ J)
+
+
+@pytest.mark.parametrize("residual, x0", [(exponential, [1.0, 0.0]), (rosenbrock, [-1.2, 1.0])])
+def test_sgn_without_a_sketch_takes_the_lm_steps(residual, x0):
+    """A sketch at least as large as the residual is none: the iterates are Levenberg-Marquardt's."""
+    x, y = (torch.tensor(x0, dtype=torch.float64, requires_grad=True) for _ in range(2))
+    lm, sgn = LevenbergMarquardt([x]), SketchedGaussNewton([y], sketch=100)
+    for _ in range(15):
+        lm.step(lambda: residual(x))
+        sgn.step(lambda: residual(y))
+        torch.testing.assert_close(y, x, rtol=1e-12, atol=1e-14)
+
+
+def test_sgn_confined_to_sketched_subspaces_solves_a_consistent_problem_exactly():
+    """200 linear residuals in 30 unknowns sketched to 20 rows: each step moves in a 20-dimensional subspace (the
+    sample-space solve), and the exact gradient still takes the iterates to the solution."""
+    gen = torch.Generator().manual_seed(0)
+    M = torch.randn(200, 30, generator=gen, dtype=torch.float64)
+    solution = torch.randn(30, generator=gen, dtype=torch.float64)
+    x = torch.zeros(30, dtype=torch.float64, requires_grad=True)
+    optimizer = SketchedGaussNewton([x], sketch=20)
+    for _ in range(300):
+        if optimizer.step(lambda: M @ x - M @ solution) < 1e-26:
+            break
+    torch.testing.assert_close(x.detach(), solution, rtol=0, atol=1e-12)
+
+
+def test_sgn_with_a_sketch_reaches_the_least_squares_minimum():
+    """The exponential fit (25 residuals, not zero at the minimum) sketched to 10 rows: SciPy's minimizer."""
+    x = torch.tensor([1.0, 0.0], dtype=torch.float64, requires_grad=True)
+    found = fit(SketchedGaussNewton([x], sketch=10), exponential, x, steps=300)
+    ref = scipy.optimize.least_squares(lambda p: exponential(torch.from_numpy(p)).numpy(), [1.0, 0.0], method="lm",
+                                       xtol=1e-15, ftol=1e-15, gtol=1e-15)
+    np.testing.assert_allclose(found, ref.x, atol=1e-8)
+
+
+def test_sgn_damping_grows_on_rejected_steps_and_shrinks_on_good_ones():
+    """r = sin(x) from x = 1.2: the undamped step overshoots, so the damping grows before one is taken; near
+    the root each good step (gain ratio near 1) divides it by 3."""
+    x = torch.tensor([1.2], dtype=torch.float64, requires_grad=True)
+    optimizer = SketchedGaussNewton([x], damping=1e-8)
+    losses, dampings = [], []
+    for _ in range(6):
+        losses.append(float(optimizer.step(lambda: torch.sin(x))))
+        dampings.append(optimizer.state[x]["damping"])
+    assert dampings[0] > 1e3 * 1e-8 * math.cos(1.2) ** 2 and losses[0] < math.sin(1.2) ** 2
+    assert all(later == pytest.approx(earlier / 3) for earlier, later in zip(dampings[1:], dampings[2:]))
+    assert all(b < a for a, b in zip(losses, losses[1:])) and abs(x.item()) < 1e-8
+
+
+def test_sgn_keeps_a_bound_and_continues_identically_from_its_state_dict():
+    """The exponential fit with the rate bounded above -1.5 ends on the bound; a state-dict round trip half-way
+    draws the same sketches and gives the same iterates."""
+    x = torch.tensor([1.0, -2.0], dtype=torch.float64, requires_grad=True)
+    fit(SketchedGaussNewton([{"params": [x], "upper": torch.tensor([10.0, -1.5])}], sketch=10), exponential, x, 300)
+    assert x[1].item() == -1.5
+    p, q = (torch.tensor([1.0, 0.0], dtype=torch.float64, requires_grad=True) for _ in range(2))
+    fit(SketchedGaussNewton([p], sketch=10, seed=3), exponential, p, steps=8)
+    first = SketchedGaussNewton([q], sketch=10, seed=3)
+    fit(first, exponential, q, steps=4)
+    second = SketchedGaussNewton([q], sketch=10, seed=3)
+    second.load_state_dict(first.state_dict())
+    fit(second, exponential, q, steps=4)
+    torch.testing.assert_close(q, p, rtol=0, atol=0)
+
+
+def test_cli_exits_2_when_the_sketch_would_not_fit(tmp_path, capsys):
+    code = main(["solve", str(ROOT / "problems" / "poisson_accurate.toml"), "--quiet", "--out", str(tmp_path / "run"),
+                 "--set", 'phases[1]={optimizer = "sgn", iterations = 10, sketch = 500}',
+                 "--set", "phases[1].max_memory_gb=0.001"])
+    err = capsys.readouterr().err
+    assert code == 2 and not (tmp_path / "run").exists() and err.count("\n") == 1
+    assert "phases[1] (sgn): sgn needs about" in err and "a 500 x 501 sketch" in err
+    assert "over max_memory_gb = 0.001" in err
+
+
+def test_sgn_sketched_in_float32_with_redraws(tmp_path):
+    overrides = ("points.interior=150", "model.depth=1", "model.width=10", "points.evaluation=400",
+                 "phases[0].iterations=100", 'phases[1]={optimizer = "sgn", iterations = 20, dtype = "float32", '
+                 'sketch = 60, resample_every = 5, resample = "rad"}', "output.log_every=5")
     result = pinnkit.solve(ROOT / "problems" / "poisson_accurate.toml", overrides, out=tmp_path / "run")
     warm, final = _errors(result.run_dir)
     assert result.status == "completed" and result.summary["dtype"] == "float32" and final < 0.1 * warm

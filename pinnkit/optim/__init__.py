@@ -17,7 +17,8 @@ from .params import project
 from .phase import Monitor, Phase, PhaseOptions, PhaseResult, Progress, Sizes, run_phase
 from .registry import PHASES
 from .sam import SAM
+from .sgn import SketchedGaussNewton
 
 __all__ = ["AdaHessian", "BFGS", "EnergyNaturalGradient", "GaussNewtonCG", "KFAC", "LBFGS", "LevenbergMarquardt",
            "MemoryBudgetError", "Monitor", "ObjectiveView", "PHASES", "Phase", "PhaseOptions", "PhaseResult",
-           "Progress", "Residuals", "SAM", "Sizes", "minimize", "project", "run_phase"]
+           "Progress", "Residuals", "SAM", "Sizes", "SketchedGaussNewton", "minimize", "project", "run_phase"]

@@ -8,7 +8,7 @@ d = -J^T (J J^T + lam I)^{-1} r in sample space (N x N); the smaller of the two 
 from __future__ import annotations
 
 import logging
-from typing import Literal, Optional
+from typing import Iterator, Literal, Optional
 
 import torch
 from pydantic import Field
@@ -37,29 +37,44 @@ def check_memory(rows: int, cols: int, itemsize: int, max_gb: float) -> None:
             f"network, or an optimizer that forms no Jacobian (lbfgs, adam)")
 
 
-def jacobian(residuals: Residuals, params: list[torch.Tensor], max_gb: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """r (N,) and its Jacobian J (N, P) over `params` flattened in order, both detached.
-
-    Every block is evaluated first (the graphs of one loss evaluation), then N is known and the memory
-    guard runs before J is allocated; each block's rows come from batched backward passes.
-    """
+def evaluated_blocks(residuals: Residuals) -> tuple[list[tuple[Optional[torch.Tensor], torch.Tensor]], int]:
+    """Every block (rows, r[rows]) of the residual evaluated with its graph (the whole vector as one block
+    when it comes in none), and the number of residual rows N."""
     with torch.enable_grad():
         blocks = list(residuals.blocks()) if residuals.blocks is not None else [(None, residuals.vector())]
-        n = sum(r.numel() for _, r in blocks)
-        cols = sum(p.numel() for p in params)
-        check_memory(n, cols, params[0].element_size(), max_gb)
-        r_all = params[0].new_empty(n)
-        J = params[0].new_empty(n, cols)
+    return blocks, sum(r.numel() for _, r in blocks)
+
+
+def jacobian_rows(blocks: list[tuple[Optional[torch.Tensor], torch.Tensor]], n: int,
+                  params: list[torch.Tensor]) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """The rows of r and of its Jacobian over `params` (flattened in order), detached, BACKWARD_ROWS at a
+    time from batched backward passes: (row indices, r[rows], J[rows]). Each block's graph is freed after
+    its last rows, so at most one chunk of J exists at a time."""
+    with torch.enable_grad():
         for rows, r in blocks:
             rows = torch.arange(n) if rows is None else rows
-            r_all[rows] = r.detach()
             for start in range(0, len(rows), BACKWARD_ROWS):
                 chunk = rows[start:start + BACKWARD_ROWS]
                 eye = torch.zeros(len(chunk), r.numel(), dtype=r.dtype, device=r.device)
                 eye[torch.arange(len(chunk)), torch.arange(start, start + len(chunk))] = 1
                 grads = torch.autograd.grad(r, params, eye, is_grads_batched=True, allow_unused=True,
                                             materialize_grads=True, retain_graph=start + BACKWARD_ROWS < len(rows))
-                J[chunk] = torch.cat([g.reshape(len(chunk), -1) for g in grads], dim=1)
+                yield chunk, r[start:start + len(chunk)].detach(), \
+                    torch.cat([g.reshape(len(chunk), -1) for g in grads], dim=1)
+
+
+def jacobian(residuals: Residuals, params: list[torch.Tensor], max_gb: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """r (N,) and its Jacobian J (N, P) over `params` flattened in order, both detached.
+
+    Every block is evaluated first (the graphs of one loss evaluation), then N is known and the memory
+    guard runs before J is allocated.
+    """
+    blocks, n = evaluated_blocks(residuals)
+    check_memory(n, sum(p.numel() for p in params), params[0].element_size(), max_gb)
+    r_all = params[0].new_empty(n)
+    J = params[0].new_empty(n, sum(p.numel() for p in params))
+    for rows, r, rows_of_J in jacobian_rows(blocks, n, params):
+        r_all[rows], J[rows] = r, rows_of_J
     return r_all, J
 
 

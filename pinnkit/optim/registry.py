@@ -13,6 +13,7 @@ from .phase import Phase
 from .sam import SAMPhase
 from .scipy_lbfgsb import ScipyLBFGSBPhase
 from .sgd import SGDPhase
+from .sgn import SGNPhase
 
 PHASES: dict[str, type[Phase]] = {
     "adam": AdamPhase,
@@ -27,5 +28,6 @@ PHASES: dict[str, type[Phase]] = {
     "lm": LMPhase,
     "engd": ENGDPhase,
     "gncg": GNCGPhase,
+    "sgn": SGNPhase,
     "kfac": KFACPhase,
 }

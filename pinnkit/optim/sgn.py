@@ -1,0 +1,200 @@
+"""Sketched Gauss-Newton: Levenberg-Marquardt steps from a count sketch of the Jacobian's rows, which never
+holds the N x P Jacobian (`optimizer = "sgn"`).
+
+Each step draws a count sketch S (s x N): residual row i goes to bucket h(i) of s with sign +-1, so that
+E ||S v||^2 = ||v||^2. The rows of J come chunk by chunk from batched backward passes
+(`gauss_newton.jacobian_rows`) and are added into A = S J (s x P) at once; the exact gradient g = J^T r
+likewise. The step minimizes the model 2 g.d + ||A d||^2 + lam ||d||^2 (the exact gradient, the sketched
+curvature): d = -(A^T A + lam I)^{-1} g when P <= s; when s < P, over the row space of A, where the
+curvature is known, d = -A^T (K + lam I)^{-1} K^+ A g with K = A A^T (eigendecomposed once per sketch, so
+each damping tried costs O(s P)). Either is a descent direction for every lam > 0, and with s >= N (no
+sketch) it is `lm`'s step. Each step is accepted or rejected by the ratio of the actual reduction of
+||r||^2 to the model's, with Nielsen's damping rule, as in `lm`.
+
+Memory, in entries of the phase's dtype: s P for A, BACKWARD_ROWS P for one chunk of J, min(s, P)^2 for
+the Gramian, plus one evaluation's graph: it grows with s and P, not with N x P.
+"""
+from __future__ import annotations
+
+from typing import Iterable, Literal
+
+import torch
+from pydantic import Field
+
+from .closures import ResidualClosure, Residuals, as_residuals
+from .gauss_newton import (BACKWARD_ROWS, GiB, GaussNewtonOptions, GaussNewtonPhase, MemoryBudgetError,
+                           evaluated_blocks, jacobian_rows, note_fallbacks, spd_solve)
+from .grid_search import try_step
+from .params import active, assign, box, flat, parameters
+from .phase import Sizes
+
+GRAPH_COPIES = 2  # one evaluation's graph while S J is built, and one for a trial point
+
+
+def sketch_memory(residuals: int, params: int, sketch: int, itemsize: int, graph_bytes: int) -> int:
+    """Bytes an `sgn` step needs: S J, a chunk of J, the Gramian, a few vectors, and the graphs."""
+    s = min(sketch, residuals)
+    return itemsize * (s * params + BACKWARD_ROWS * params + min(s, params) ** 2 + 4 * (params + residuals)) \
+        + GRAPH_COPIES * graph_bytes * itemsize // 8
+
+
+def check_memory(sizes: Sizes, sketch: int, itemsize: int, max_gb: float) -> None:
+    """Refuse, in one line, a run whose sketched Jacobian, Gramian and graphs exceed `max_gb`."""
+    need = sketch_memory(sizes.residuals, sizes.parameters, sketch, itemsize, sizes.graph_bytes)
+    if need > max_gb * GiB:
+        s = min(sketch, sizes.residuals)
+        raise MemoryBudgetError(
+            f"sgn needs about {need / GiB:.2f} GiB (a {s} x {sizes.parameters} sketch of the Jacobian, its "
+            f"Gramian and the graph of one evaluation), over max_memory_gb = {max_gb:g}; use a smaller sketch, "
+            f"fewer collocation points or a smaller network")
+
+
+def sketched_jacobian(residuals: Residuals, params: list[torch.Tensor], sketch: int,
+                      generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """r (N,), the exact J^T r (P,), and the count sketches S r (s,) and S J (s, P), built chunk by chunk
+    over the rows of J (none of it kept); s = min(sketch, N), and s = N is no sketch at all (S = I)."""
+    blocks, n = evaluated_blocks(residuals)
+    first = params[0]
+    if n > sketch:
+        buckets = torch.randint(sketch, (n,), generator=generator).to(first.device)
+        signs = (torch.randint(2, (n,), generator=generator) * 2 - 1).to(first.device, first.dtype)
+    else:
+        buckets, signs = torch.arange(n, device=first.device), torch.ones(n, dtype=first.dtype, device=first.device)
+    s = min(sketch, n)
+    r_all = first.new_empty(n)
+    gradient = first.new_zeros(sum(p.numel() for p in params))
+    Sr, SJ = first.new_zeros(s), first.new_zeros(s, len(gradient))
+    for rows, r, J in jacobian_rows(blocks, n, params):
+        rows = rows.to(first.device)
+        r_all[rows] = r
+        gradient += J.T @ r
+        Sr.index_add_(0, buckets[rows], signs[rows] * r)
+        SJ.index_add_(0, buckets[rows], signs[rows, None] * J)
+    return r_all, gradient, Sr, SJ
+
+
+class SketchedSystem:
+    """The damped step of the model 2 g.d + ||A d||^2 + lam ||d||^2 (see the module), for several lam."""
+
+    def __init__(self, A: torch.Tensor, g: torch.Tensor):
+        self.A, self.g, self.fallbacks = A, g, 0
+        self.sample = A.shape[0] < A.shape[1]
+        if self.sample:
+            eigenvalues, self.Q = torch.linalg.eigh(A @ A.T)
+            keep = eigenvalues > eigenvalues[-1] * len(eigenvalues) * torch.finfo(A.dtype).eps  # K^+: rank of A
+            self.eigenvalues, self.Q = eigenvalues[keep], self.Q[:, keep]
+            self.Ag = self.Q.T @ (A @ g)
+        else:
+            self.gramian = A.T @ A
+
+    def scale(self) -> float:
+        """max diag(A^T A): the unit of the damping."""
+        return float(self.A.square().sum(0).max())
+
+    def step(self, damping: float) -> torch.Tensor:
+        if self.sample:
+            return -self.A.T @ (self.Q @ (self.Ag / (self.eigenvalues * (self.eigenvalues + damping))))
+        identity = torch.eye(len(self.gramian), dtype=self.A.dtype, device=self.A.device)
+        x, solved = spd_solve(self.gramian + damping * identity, self.g)
+        self.fallbacks += not solved
+        return -x
+
+
+class SketchedGaussNewton(torch.optim.Optimizer):
+    """Levenberg-Marquardt on ||r||^2 with the Jacobian's rows count-sketched to `sketch` (see the module),
+    a `torch.optim.Optimizer`.
+
+    One `step(closure)` draws a sketch (seeded by `seed` and the step count, so a resumed run draws the
+    same ones), builds S J, and tries damped steps until the gain ratio rho = actual / predicted reduction
+    accepts one: the damping shrinks by max(1/3, 1 - (2 rho - 1)^3) then, and grows by nu (nu doubling
+    on each rejection in a row) otherwise. The closure returns r (N,) (or is a `Residuals`). Bounds per
+    group (`lower`/`upper`): parameters held at a bound (by the exact gradient) do not move, and every
+    trial is projected.
+
+    State (`self.state[first parameter]`): `damping`, `nu`, `draws` (sketches drawn), `loss` at the last
+    accepted point; `stalled` 1 when no trial lowered the loss up to `max_damping`.
+
+    Example (an exponential fit, 200 residuals sketched to 50 rows):
+        >>> a = torch.zeros(2, dtype=torch.float64, requires_grad=True)
+        >>> opt = SketchedGaussNewton([a], sketch=50)
+        >>> for _ in range(30):
+        ...     opt.step(lambda: a[0] * torch.exp(a[1] * t) - y)
+    """
+
+    STALLED = "no damped step lowers the loss (damping above max_damping): the loss is at its numerical floor"
+
+    def __init__(self, params: Iterable, sketch: int = 2000, damping: float = 1e-3, seed: int = 0,
+                 max_trials: int = 10, max_damping: float = 1e16):
+        if sketch < 1 or damping <= 0 or max_trials < 1:
+            raise ValueError("sketch and max_trials must be >= 1, damping > 0")
+        super().__init__(params, {"lower": None, "upper": None})
+        self.sketch, self.damping, self.seed = sketch, damping, seed
+        self.max_trials, self.max_damping = max_trials, max_damping
+
+    @torch.no_grad()
+    def step(self, closure: ResidualClosure) -> torch.Tensor:  # type: ignore[override]
+        """One sketch, up to `max_trials` damped steps; returns the loss at the new parameters."""
+        residuals, groups = as_residuals(closure), self.param_groups
+        params = parameters(groups)
+        state = self.state[params[0]]
+        draws = int(state.get("draws", 0))
+        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + draws)
+        r, gradient, _, A = sketched_jacobian(residuals, params, self.sketch, generator)
+        x, (lower, upper) = flat(params), box(groups)
+        held = active(x, gradient, lower, upper)
+        if held.any():
+            A, gradient = torch.where(held, 0.0, A), torch.where(held, 0.0, gradient)
+        system, f = SketchedSystem(A, gradient), r.dot(r)
+        if "damping" not in state:
+            state.update(damping=self.damping * system.scale(), nu=2.0, stalled=0.0)
+        state["draws"] = draws + 1
+        for _ in range(self.max_trials):
+            d, f_new = try_step(groups, x, system.step(state["damping"]), residuals.vector)
+            note_fallbacks(state, system)
+            Ad = A @ d
+            predicted = -(2 * gradient.dot(d) + Ad.dot(Ad))  # the model's reduction of ||r||^2
+            if torch.isfinite(f_new) and predicted > 0 and f_new < f:
+                rho = float((f - f_new) / predicted)
+                state["damping"] *= max(1 / 3, 1 - (2 * rho - 1) ** 3)
+                state["nu"], state["loss"] = 2.0, f_new
+                return f_new
+            state["damping"] *= state["nu"]
+            state["nu"] *= 2
+            if state["damping"] > self.max_damping:
+                state["stalled"] = 1.0
+                break
+        assign(params, x)
+        return f
+
+    def stalled(self) -> bool:
+        return bool(self.state[parameters(self.param_groups)[0]].get("stalled", 0))
+
+
+class SGNOptions(GaussNewtonOptions):
+    """sgn's keys: the sketch, the damping, and the memory guard."""
+
+    optimizer: Literal["sgn"]
+    sketch: int = Field(2000, gt=0, le=10**6, description="rows of the Jacobian's sketch (at least the number "
+                                                          "of residuals: no sketch, the lm step)")
+    damping: float = Field(1e-3, gt=0, le=1e6, description="initial damping, times the largest diagonal entry "
+                                                            "of the sketched J^T J")
+    seed: int = Field(0, ge=0, lt=2**31, description="seeds the sketches (with the step count: a resumed run "
+                                                     "draws the same ones)")
+    max_trials: int = Field(10, gt=0, le=100, description="damped steps tried per sketch")
+    max_memory_gb: float = Field(8.0, gt=0, le=2**20, description="refuse a run whose sketch, Gramian and graphs "
+                                                                  "would exceed this")
+
+
+class SGNPhase(GaussNewtonPhase):
+    """`optimizer = "sgn"`: `SketchedGaussNewton`, float64 by default; memory grows with sketch x parameters."""
+
+    Options = SGNOptions
+
+    def validate(self, sizes: Sizes) -> None:
+        o = self.options
+        check_memory(sizes, o.sketch, 4 if o.dtype == "float32" else 8, o.max_memory_gb)
+
+    def make_optimizer(self, groups: list[dict]) -> SketchedGaussNewton:
+        o = self.options
+        return SketchedGaussNewton(groups, sketch=o.sketch, damping=o.damping, seed=o.seed,
+                                   max_trials=o.max_trials)
