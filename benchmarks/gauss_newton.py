@@ -1,7 +1,7 @@
 """Second phases on problems/poisson_accurate.toml after the same Adam warmup: the Gauss-Newton family, the
 dense self-scaled Broyden and L-BFGS-B.
 
-For each seed and each second phase (ssbroyden, lm, engd, gncg, kfac, lbfgsb), under the same time budget and
+For each seed and each second phase (ssbroyden, lm, engd, gncg, sgn, kfac, lbfgsb), under the same time budget and
 with the derivative engine that is fastest for it (nested autograd for the dense Jacobians, compiled jets
 for the loss-only phases): the final rel L2 error, the time per step, the wall time, the peak resident
 memory of the solve (each solve in its own process), the status (a phase may end at its loss floor before
@@ -33,6 +33,7 @@ PHASES = {  # the second phase's table, and the engine each one is fastest with 
     "lm": ('{optimizer = "lm"}', "autograd"),
     "engd": ('{optimizer = "engd"}', "autograd"),
     "gncg": ('{optimizer = "gncg"}', "autograd"),
+    "sgn": ('{optimizer = "sgn", sketch = 256}', "autograd"),  # 256 of the 500 residual rows, fewer than P = 501
     "kfac": ('{optimizer = "kfac"}', "jet"),
     "lbfgsb": ('{optimizer = "lbfgsb", ftol = 0.0, gtol = 0.0}', "jet"),
 }

@@ -4,7 +4,7 @@ then ask it for any nu, where a sweep (sweep_burgers_nu.py) trains one network p
     python examples/parametric_burgers.py            # the shipped case: about 5 minutes on a CPU
     python examples/parametric_burgers.py --quick    # a tenth of the iterations, to try it
 
-Writes runs/burgers_parametric-*/plots (the run's figures, parameters.png among them) and
+Writes runs/burgers-*/plots (the run's figures, parameters.png among them) and
 nu_profiles.png beside them: u(x, t = 0.75) for several nu, the network against Cole-Hopf.
 """
 import argparse

@@ -128,6 +128,26 @@ def note_fallbacks(state: dict, system: DampedSystem) -> None:
                     state["fallbacks"])
 
 
+def gain_ratio_update(state: dict, f: torch.Tensor, f_new: torch.Tensor, predicted: torch.Tensor,
+                      max_damping: float) -> bool:
+    """Nielsen's damping rule after one trial step; whether the step is accepted.
+
+    Accepted when the loss fell from f to a finite f_new and the model predicted a fall: the damping
+    shrinks by max(1/3, 1 - (2 rho - 1)^3), rho = actual / predicted reduction, and nu resets to 2.
+    Rejected otherwise: the damping grows by nu, nu doubles, and `stalled` is set above `max_damping`.
+    """
+    if torch.isfinite(f_new) and predicted > 0 and f_new < f:
+        rho = float((f - f_new) / predicted)
+        state["damping"] *= max(1 / 3, 1 - (2 * rho - 1) ** 3)
+        state["nu"], state["loss"] = 2.0, f_new
+        return True
+    state["damping"] *= state["nu"]
+    state["nu"] *= 2
+    if state["damping"] > max_damping:
+        state["stalled"] = 1.0
+    return False
+
+
 class GaussNewtonOptions(PhaseOptions):
     """Keys of the Gauss-Newton phases; they run in float64 unless told otherwise."""
 

@@ -19,7 +19,7 @@ import torch
 from pydantic import Field
 
 from .closures import ResidualClosure, as_residuals
-from .gauss_newton import GiB, GaussNewtonOptions, GaussNewtonPhase, MemoryBudgetError
+from .gauss_newton import GiB, GaussNewtonOptions, GaussNewtonPhase, MemoryBudgetError, gain_ratio_update
 from .grid_search import try_step
 from .params import active, assign, box, flat, parameters
 from .phase import Sizes
@@ -135,16 +135,10 @@ class GaussNewtonCG(torch.optim.Optimizer):
             d, Jd = cgls(J, r, state["damping"], free, self.cg_iterations, self.cg_tol)
             _, f_new = try_step(groups, x, d, residuals.vector)
             predicted = -(2 * r.dot(Jd) + Jd.dot(Jd))  # ||r||^2 - ||r + J d||^2
-            if torch.isfinite(f_new) and predicted > 0 and f_new < f:
-                rho = float((f - f_new) / predicted)
-                state["damping"] *= max(1 / 3, 1 - (2 * rho - 1) ** 3)
-                state["nu"], state["loss"] = 2.0, f_new
+            if gain_ratio_update(state, f, f_new, predicted, self.max_damping):
                 return f_new
             assign(params, x)
-            state["damping"] *= state["nu"]
-            state["nu"] *= 2
-            if state["damping"] > self.max_damping:
-                state["stalled"] = 1.0
+            if state["stalled"]:
                 break
         return f
 

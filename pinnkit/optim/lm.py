@@ -7,7 +7,8 @@ import torch
 from pydantic import Field
 
 from .closures import ResidualClosure, as_residuals
-from .gauss_newton import DampedSystem, JacobianOptions, JacobianPhase, Space, hold_active, jacobian, note_fallbacks
+from .gauss_newton import (DampedSystem, JacobianOptions, JacobianPhase, Space, gain_ratio_update, hold_active,
+                           jacobian, note_fallbacks)
 from .grid_search import try_step
 from .params import assign, flat, parameters
 
@@ -51,22 +52,15 @@ class LevenbergMarquardt(torch.optim.Optimizer):
         J = hold_active(self.param_groups, J, r)
         system, f, x = DampedSystem(J, r, self.space), r.dot(r), flat(params)
         if "damping" not in state:
-            state.update(damping=self.damping * system.scale(), nu=torch.tensor(2.0), stalled=torch.tensor(0.0))
+            state.update(damping=self.damping * float(system.scale()), nu=2.0, stalled=0.0)
         for _ in range(self.max_trials):
             s, f_new = try_step(self.param_groups, x, system.step(state["damping"]), residuals.vector)
             note_fallbacks(state, system)
             Js = J @ s
             predicted = -(2 * r.dot(Js) + Js.dot(Js))  # ||r||^2 - ||r + J s||^2
-            rho = (f - f_new) / predicted
-            if torch.isfinite(f_new) and predicted > 0 and rho > 0:
-                state["damping"] = state["damping"] * max(1 / 3, 1 - float(2 * rho - 1) ** 3)
-                state["nu"].fill_(2.0)
-                state["loss"] = f_new
+            if gain_ratio_update(state, f, f_new, predicted, self.max_damping):
                 return f_new
-            state["damping"] = state["damping"] * state["nu"]
-            state["nu"] = state["nu"] * 2
-            if state["damping"] > self.max_damping:
-                state["stalled"].fill_(1.0)
+            if state["stalled"]:
                 break
         assign(params, x)
         return f

@@ -23,7 +23,7 @@ from pydantic import Field
 
 from .closures import ResidualClosure, Residuals, as_residuals
 from .gauss_newton import (BACKWARD_ROWS, GiB, GaussNewtonOptions, GaussNewtonPhase, MemoryBudgetError,
-                           evaluated_blocks, jacobian_rows, note_fallbacks, spd_solve)
+                           evaluated_blocks, gain_ratio_update, jacobian_rows, note_fallbacks, spd_solve)
 from .grid_search import try_step
 from .params import active, assign, box, flat, parameters
 from .phase import Sizes
@@ -153,15 +153,9 @@ class SketchedGaussNewton(torch.optim.Optimizer):
             note_fallbacks(state, system)
             Ad = A @ d
             predicted = -(2 * gradient.dot(d) + Ad.dot(Ad))  # the model's reduction of ||r||^2
-            if torch.isfinite(f_new) and predicted > 0 and f_new < f:
-                rho = float((f - f_new) / predicted)
-                state["damping"] *= max(1 / 3, 1 - (2 * rho - 1) ** 3)
-                state["nu"], state["loss"] = 2.0, f_new
+            if gain_ratio_update(state, f, f_new, predicted, self.max_damping):
                 return f_new
-            state["damping"] *= state["nu"]
-            state["nu"] *= 2
-            if state["damping"] > self.max_damping:
-                state["stalled"] = 1.0
+            if state["stalled"]:
                 break
         assign(params, x)
         return f
