@@ -53,12 +53,14 @@ def test_broadcast_shape_and_bad_arguments():
         burgers_exact(0.0, 0.5, 0.0)
 
 
-@pytest.mark.parametrize("nu", [0.01 / np.pi, 0.001 / np.pi])
+@pytest.mark.parametrize("nu", [0.01 / np.pi, 0.002, 0.001 / np.pi])
 def test_quadrature_converged_and_small_nu_bounded(nu):
+    """Doubling the quadrature nodes changes u by rounding only (measured 9e-16-1e-15): the reference is
+    good to 1e-12, enough to measure errors of 1e-9, down to the parametric case's smallest nu (0.002)."""
     x, t = np.meshgrid(np.linspace(-1, 1, 41), np.linspace(0.05, 1, 11))
     u = burgers_exact(x, t, nu)
     assert np.isfinite(u).all() and np.abs(u).max() <= 1
-    assert np.max(np.abs(u - burgers_exact(x, t, nu, nodes_per_width=5.0))) < 1e-10
+    assert np.max(np.abs(u - burgers_exact(x, t, nu, nodes_per_width=5.0))) < 1e-12
 
 
 def test_steepest_slope_matches_published_benchmark():

@@ -169,6 +169,18 @@ def test_tiny_poisson_solve_goes_far_below_the_adam_start(optimizer, tmp_path):
     assert final < 1e-2 * warm
 
 
+@pytest.mark.parametrize("optimizer", ["lm", "sgn"])
+def test_jacobian_phases_run_where_several_terms_share_one_graph(optimizer, tmp_path):
+    """Kovasznay's momentum and continuity residuals come from one derivative pass over the same points."""
+    overrides = ["points.interior=60", "points.boundary=20", "model.width=8", "model.depth=2", "points.evaluation=100",
+                 "phases[0].iterations=20", f'phases[1]={{optimizer = "{optimizer}", iterations = 5, sketch = 64}}'
+                 if optimizer == "sgn" else 'phases[1]={optimizer = "lm", iterations = 5}', "model.compile=false"]
+    result = pinnkit.solve("kovasznay", overrides, out=tmp_path / "run")
+    assert result.status == "completed" and result.summary["phases"][1]["iterations"] == 5
+    rows = list(csv.DictReader(open(result.run_dir / "history.csv")))
+    assert float(rows[-1]["loss"]) < 0.9 * float([r for r in rows if r["optimizer"] == "adam"][-1]["loss"])
+
+
 def test_a_singular_gramian_falls_back_to_least_squares_and_says_so(caplog):
     """r = x0 + x1 - 1: J^T J = [[1, 1], [1, 1]] is singular; without damping Cholesky fails."""
     x = torch.zeros(2, dtype=torch.float64, requires_grad=True)

@@ -48,8 +48,9 @@ def evaluated_blocks(residuals: Residuals) -> tuple[list[tuple[Optional[torch.Te
 def jacobian_rows(blocks: list[tuple[Optional[torch.Tensor], torch.Tensor]], n: int,
                   params: list[torch.Tensor]) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
     """The rows of r and of its Jacobian over `params` (flattened in order), detached, BACKWARD_ROWS at a
-    time from batched backward passes: (row indices, r[rows], J[rows]). Each block's graph is freed after
-    its last rows, so at most one chunk of J exists at a time."""
+    time from batched backward passes: (row indices, r[rows], J[rows]); at most one chunk of J exists at a
+    time. The graphs are retained: the terms of one group (momentum and continuity) share their points'
+    graph, and `blocks` holds them all anyway until the caller drops it."""
     with torch.enable_grad():
         for rows, r in blocks:
             rows = torch.arange(n) if rows is None else rows
@@ -58,9 +59,10 @@ def jacobian_rows(blocks: list[tuple[Optional[torch.Tensor], torch.Tensor]], n: 
                 eye = torch.zeros(len(chunk), r.numel(), dtype=r.dtype, device=r.device)
                 eye[torch.arange(len(chunk)), torch.arange(start, start + len(chunk))] = 1
                 grads = torch.autograd.grad(r, params, eye, is_grads_batched=True, allow_unused=True,
-                                            materialize_grads=True, retain_graph=start + BACKWARD_ROWS < len(rows))
-                yield chunk, r[start:start + len(chunk)].detach(), \
-                    torch.cat([g.reshape(len(chunk), -1) for g in grads], dim=1)
+                                            materialize_grads=True, retain_graph=True)
+                yield chunk, r[start:start + len(chunk)].detach(), torch.cat(  # unused: one unbatched zero
+                    [g.reshape(len(chunk), -1) if g.dim() > p.dim() else g.new_zeros(len(chunk), p.numel())
+                     for g, p in zip(grads, params)], dim=1)
 
 
 def jacobian(residuals: Residuals, params: list[torch.Tensor], max_gb: float) -> tuple[torch.Tensor, torch.Tensor]:
