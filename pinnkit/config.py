@@ -20,6 +20,9 @@ from .nets import NETWORKS
 from .optim import PHASES
 
 
+MAX_COMBINATIONS = 256  # of ranged parameter values at which the error is evaluated
+
+
 class ConfigError(ValueError):
     """A bad configuration: the message is one line naming the file, key path and value."""
 
@@ -214,6 +217,16 @@ class Config(_Section):
     def compilable(self) -> bool:
         """Whether every phase lets the derivative engine run compiled (`Phase.compilable`)."""
         return all(PHASES[p.optimizer].compilable for p in self.phases)
+
+    @model_validator(mode="after")
+    def _check_combinations(self) -> "Config":
+        """The error is evaluated at every combination of the ranged parameters' values: bound their number."""
+        counts = [len(p.evaluated) for p in self.problem.parameters.values() if p.range is not None]
+        if math.prod(counts) > MAX_COMBINATIONS:
+            raise ValueError(f"problem.parameters: the evaluated values of the ranged parameters make "
+                             f"{' x '.join(map(str, counts))} = {math.prod(counts)} combinations, each a whole "
+                             f"evaluation grid; at most {MAX_COMBINATIONS} (set fewer `evaluate` values)")
+        return self
 
     @model_validator(mode="after")
     def _check_compile(self) -> "Config":

@@ -157,3 +157,10 @@ def test_a_mean_free_field_loses_its_mean_per_value_and_time_level():
     assert ref.arrays["points"].shape == (32, 3) and len(np.unique(ref.labels)) == 8
     assert np.allclose(ref.arrays["p"][16:], 3 * ref.arrays["p"][:16])
     assert set(ref.probes) == {"c=1", "c=3"}
+
+
+def test_too_many_combinations_of_evaluated_values_are_refused():
+    values = {"range": [1.0, 2.0], "evaluate": [1 + k / 20 for k in range(20)]}
+    with pytest.raises(ConfigError, match=r"problem.parameters: the evaluated values of the ranged parameters make "
+                                          r"20 x 20 = 400 combinations, each a whole evaluation grid; at most 256"):
+        load({**config(), "problem": {"name": "poisson", "parameters": {"a": values, "b": values}}})
