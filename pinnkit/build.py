@@ -25,6 +25,7 @@ from .metrics import ReferenceSet, reference_set
 from .nets import NETWORKS, Constrained, LinearTaps, layer_taps
 from .operators import AutogradEngine, Derivatives, JetEngine
 from .optim import PHASES, ObjectiveView, PhaseOptions, Residuals, Sizes
+from .point_jacobians import point_jacobians
 from .pdes import resolve
 from .problem import Problem, ProblemError
 from .usercode import Code, load_class
@@ -67,7 +68,8 @@ class Setup:
         """The objective as phases see it: the loss, the residual vector (whole and in blocks), the layers."""
         objective = self.objective
         return ObjectiveView(lambda: objective.loss()[0],
-                             Residuals(lambda: objective.residual_vector()[0], objective.residual_blocks, self.taps))
+                             Residuals(lambda: objective.residual_vector()[0], objective.residual_blocks, self.taps,
+                                       point_jacobians(objective)))
 
     def redraw(self, options: PhaseOptions) -> None:
         """New collocation points the way the phase asks (uniform or RAD), in the working dtype."""

@@ -71,7 +71,7 @@ class Objective:
         """The stacked, scaled residual vector r and which slice of it is which term."""
         pieces, slices, offset = [], {}, 0
         for name, r in self.terms().items():
-            pieces.append(r * self._scale(name, r.numel()))
+            pieces.append(r * self.scale(name, r.numel()))
             slices[name] = slice(offset, offset + r.numel())
             offset += r.numel()
         return torch.cat(pieces), slices
@@ -94,9 +94,9 @@ class Objective:
                     if name not in starts:
                         starts[name], offset = offset, offset + n * per_point
                     rows = torch.arange(starts[name] + i * per_point, starts[name] + i * per_point + r.numel())
-                    yield rows, r.reshape(-1) * self._scale(name, n * per_point)
+                    yield rows, r.reshape(-1) * self.scale(name, n * per_point)
 
-    def _scale(self, name: str, size: int) -> float:
+    def scale(self, name: str, size: int) -> float:
         """sqrt(w / N) of a term with N residual entries: its rows' factor in r."""
         return (self.weights.get(name, 1.0) / size) ** 0.5
 

@@ -84,7 +84,8 @@ class AutogradEngine:
     def __call__(self, model: Callable[[torch.Tensor], torch.Tensor], points: torch.Tensor,
                  coords: Sequence[str], fields: Sequence[str], wanted: Iterable[str],
                  owner: str = "problem") -> Derivatives:
-        x = points.detach().requires_grad_(True)
+        wanted = tuple(wanted)
+        x = points.detach().requires_grad_(True) if wanted else points  # nothing to differentiate: plain forward
         out = model(x)
         known: dict[Key, torch.Tensor] = {(i, ()): out[:, i] for i in range(len(fields))}
         values = {c: x[:, j] for j, c in enumerate(coords)}

@@ -376,3 +376,36 @@ def test_sgn_sketched_in_float32_with_redraws(tmp_path):
     result = pinnkit.solve(ROOT / "problems" / "poisson_accurate.toml", overrides, out=tmp_path / "run")
     warm, final = _errors(result.run_dir)
     assert result.status == "completed" and result.summary["dtype"] == "float32" and final < 0.1 * warm
+
+
+@pytest.mark.parametrize("case, overrides", [
+    ("kovasznay", ("model.width=12", "points.interior=80", "points.boundary=30")),  # vector terms, one graph
+    ("poisson_lshape", ("points.interior=80", "points.boundary=20")),  # Neumann: normals ride with each point
+])
+def test_point_by_point_jacobian_equals_the_batched_backward_one(case, overrides):
+    setup = build(load(case, ("model.compile=false", "model.width=12", "model.depth=2", *overrides)))
+    params, residuals = list(setup.model.parameters()), setup.view().residuals
+    assert residuals.jacobian(params) is not None  # the MLP through jets: the per-point route applies
+    r, J = jacobian(residuals, params, 1.0)
+    r_batched, J_batched = jacobian(Residuals(residuals.vector, residuals.blocks), params, 1.0)
+    torch.testing.assert_close(r, r_batched, rtol=0, atol=1e-14)
+    torch.testing.assert_close(J, J_batched, rtol=0, atol=1e-14)
+
+
+def test_the_per_point_route_stands_aside_where_it_cannot_apply(burgers, caplog):
+    """Hard constraints (an output transform, differentiated by autograd) and trainable PDE parameters keep the
+    batched backward passes; so does a residual torch.func cannot transform, said once in the log."""
+    constrained = build(load(ROOT / "problems" / "poisson_accurate.toml", ("points.interior=50",)))
+    assert constrained.view().residuals.jacobian(list(constrained.model.parameters())) is None
+    inverse = build(load(ROOT / "problems" / "burgers_inverse.toml", ("points.interior=50", "model.compile=false")))
+    assert inverse.view().residuals.jacobian([*inverse.model.parameters(), *inverse.problem.trainable.values()]) is None
+    params, view = list(burgers.model.parameters()), burgers.view()
+    group = burgers.objective.groups[0]
+    plain = group.residuals
+    group.residuals = lambda d, batch: {"pde": d.u_t * float(d.u.detach().sum())}  # a Python number: no vmap
+    try:
+        with caplog.at_level("INFO", logger="pinnkit"):
+            assert view.residuals.jacobian(params) is None and view.residuals.jacobian(params) is None
+    finally:
+        group.residuals = plain
+    assert caplog.text.count("per-point Jacobian rows unavailable") == 1

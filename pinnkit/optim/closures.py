@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Callable, Iterable, Optional, Protocol, Sequence, Union
+from typing import Callable, Iterable, Iterator, Optional, Protocol, Sequence, Union
 
 import torch
 
 Block = tuple[torch.Tensor, torch.Tensor]  # (row indices into r, the residual entries of those rows)
+Rows = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # (row indices into r, r[rows], the Jacobian's rows J[rows])
 
 
 class LayerCall(Protocol):
@@ -44,11 +45,14 @@ class Residuals:
     with its own graph (rows that depend on a few inputs each, such as collocation points): the Jacobian
     of a piece then costs a backward pass over that piece only, instead of one over all of r per row.
     `taps`, when given, shows the linear layers r passes through (K-FAC preconditions them).
+    `jacobian`, when given, takes the parameters and returns (N, chunks of (rows, r[rows], J[rows])) computed
+    point by point, or None where it cannot for these parameters (the blocks' backward passes then serve).
     """
 
     vector: Callable[[], torch.Tensor]
     blocks: Optional[Callable[[], Iterable[Block]]] = None
     taps: Optional[LayerTaps] = None
+    jacobian: Optional[Callable[[list[torch.Tensor]], Optional[tuple[int, Iterator[Rows]]]]] = None
 
     def __call__(self) -> torch.Tensor:
         return self.vector()

@@ -13,7 +13,7 @@ from typing import Iterator, Literal, Optional
 import torch
 from pydantic import Field
 
-from .closures import ObjectiveView, Residuals
+from .closures import ObjectiveView, Residuals, Rows
 from .params import active, box, flat
 from .phase import OptimizerPhase, PhaseOptions, Sizes, Step
 
@@ -65,17 +65,24 @@ def jacobian_rows(blocks: list[tuple[Optional[torch.Tensor], torch.Tensor]], n: 
                      for g, p in zip(grads, params)], dim=1)
 
 
-def jacobian(residuals: Residuals, params: list[torch.Tensor], max_gb: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """r (N,) and its Jacobian J (N, P) over `params` flattened in order, both detached.
-
-    Every block is evaluated first (the graphs of one loss evaluation), then N is known and the memory
-    guard runs before J is allocated.
-    """
+def all_rows(residuals: Residuals, params: list[torch.Tensor]) -> tuple[int, Iterator[Rows]]:
+    """N, and the rows of r and of its Jacobian in chunks: point by point where the residuals offer it
+    (`Residuals.jacobian`), else by batched backward passes over every block, evaluated first."""
+    offered = residuals.jacobian(params) if residuals.jacobian is not None else None
+    if offered is not None:
+        return offered
     blocks, n = evaluated_blocks(residuals)
+    return n, jacobian_rows(blocks, n, params)
+
+
+def jacobian(residuals: Residuals, params: list[torch.Tensor], max_gb: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """r (N,) and its Jacobian J (N, P) over `params` flattened in order, both detached; the memory guard runs
+    once N is known, before J is allocated."""
+    n, chunks = all_rows(residuals, params)
     check_memory(n, sum(p.numel() for p in params), params[0].element_size(), max_gb)
     r_all = params[0].new_empty(n)
     J = params[0].new_empty(n, sum(p.numel() for p in params))
-    for rows, r, rows_of_J in jacobian_rows(blocks, n, params):
+    for rows, r, rows_of_J in chunks:
         r_all[rows], J[rows] = r, rows_of_J
     return r_all, J
 

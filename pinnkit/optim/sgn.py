@@ -23,7 +23,7 @@ from pydantic import Field
 
 from .closures import ResidualClosure, Residuals, as_residuals
 from .gauss_newton import (BACKWARD_ROWS, GiB, GaussNewtonOptions, GaussNewtonPhase, MemoryBudgetError,
-                           evaluated_blocks, gain_ratio_update, jacobian_rows, note_fallbacks, spd_solve)
+                           all_rows, gain_ratio_update, note_fallbacks, spd_solve)
 from .grid_search import try_step
 from .params import active, assign, box, flat, parameters
 from .phase import Sizes
@@ -53,7 +53,7 @@ def sketched_jacobian(residuals: Residuals, params: list[torch.Tensor], sketch: 
                       generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """r (N,), the exact J^T r (P,), and the count sketches S r (s,) and S J (s, P), built chunk by chunk
     over the rows of J (none of it kept); s = min(sketch, N), and s = N is no sketch at all (S = I)."""
-    blocks, n = evaluated_blocks(residuals)
+    n, chunks = all_rows(residuals, params)
     first = params[0]
     if n > sketch:
         buckets = torch.randint(sketch, (n,), generator=generator).to(first.device)
@@ -64,7 +64,7 @@ def sketched_jacobian(residuals: Residuals, params: list[torch.Tensor], sketch: 
     r_all = first.new_empty(n)
     gradient = first.new_zeros(sum(p.numel() for p in params))
     Sr, SJ = first.new_zeros(s), first.new_zeros(s, len(gradient))
-    for rows, r, J in jacobian_rows(blocks, n, params):
+    for rows, r, J in chunks:
         rows = rows.to(first.device)
         r_all[rows] = r
         gradient += J.T @ r
