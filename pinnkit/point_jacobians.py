@@ -56,16 +56,16 @@ def point_jacobians(objective: Objective) -> Callable[[list[torch.Tensor]], Opti
         if failed or not applies(objective, params):
             return None
         layout = _layout(objective)
-        head = _group_rows(objective, params, *layout[0])
-        try:
-            first = next(head)
-        except Exception as err:  # a residual torch.func cannot transform: say so once, and take the other route
+        groups = [_group_rows(objective, params, *entry) for entry in layout]
+        try:  # each group's first chunk now: a residual torch.func cannot transform shows here, not mid-step
+            firsts = [next(rows_of_group) for rows_of_group in groups]
+        except Exception as err:  # say so once, and take the other route
             failed.append(str(err))
             log.info("per-point Jacobian rows unavailable (%s: %s); using batched backward passes",
                      type(err).__name__, str(err).splitlines()[0] if str(err) else "")
             return None
         n = sum(len(g.batch["points"]) * sum(width.values()) for g, width, _ in layout)
-        return n, chain([first], head, *(_group_rows(objective, params, *entry) for entry in layout[1:]))
+        return n, chain.from_iterable(chain([first], rest) for first, rest in zip(firsts, groups))
 
     return rows
 

@@ -386,6 +386,9 @@ def test_point_by_point_jacobian_equals_the_batched_backward_one(case, overrides
     setup = build(load(case, ("model.compile=false", "model.width=12", "model.depth=2", *overrides)))
     params, residuals = list(setup.model.parameters()), setup.view().residuals
     assert residuals.jacobian(params) is not None  # the MLP through jets: the per-point route applies
+    ticks = []
+    counted = setup.view().counted(lambda: ticks.append(1)).residuals  # what a phase is handed
+    assert counted.jacobian(params) is not None and ticks == [1]
     r, J = jacobian(residuals, params, 1.0)
     r_batched, J_batched = jacobian(Residuals(residuals.vector, residuals.blocks), params, 1.0)
     torch.testing.assert_close(r, r_batched, rtol=0, atol=1e-14)

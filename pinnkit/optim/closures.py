@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator, Optional, Protocol, Sequence, Union
+from typing import Any, Callable, Iterable, Iterator, Optional, Protocol, Sequence, Union
 
 import torch
 
@@ -81,15 +81,17 @@ class ObjectiveView:
         return cls(lambda: residuals.vector().square().sum(), residuals)
 
     def counted(self, tick: Callable[[], None]) -> "ObjectiveView":
-        """The same view, calling `tick()` once per evaluation of the loss, of r, or of r's blocks."""
+        """The same view, calling `tick()` once per evaluation of the loss, of r, of r's blocks or of its
+        Jacobian's rows."""
         def counting(fn: Callable) -> Callable:
-            def call():
+            def call(*args: Any) -> Any:
                 tick()
-                return fn()
+                return fn(*args)
             return call
 
         r = self.residuals
-        residuals = r and Residuals(counting(r.vector), r.blocks and counting(r.blocks), r.taps)
+        residuals = r and Residuals(counting(r.vector), r.blocks and counting(r.blocks), r.taps,
+                                    r.jacobian and counting(r.jacobian))
         return ObjectiveView(counting(self.loss), residuals)
 
 
