@@ -8,13 +8,14 @@ d = -J^T (J J^T + lam I)^{-1} r in sample space (N x N); the smaller of the two 
 from __future__ import annotations
 
 import logging
-from typing import Iterator, Literal, Optional
+from typing import Any, Callable, Iterator, Literal, Optional
 
 import torch
 from pydantic import Field
 
 from .closures import ObjectiveView, Residuals, Rows
-from .params import active, box, flat
+from .grid_search import try_step
+from .params import active, assign, box, flat, parameters
 from .phase import OptimizerPhase, PhaseOptions, Sizes, Step
 
 log = logging.getLogger(__name__)
@@ -155,6 +156,23 @@ def gain_ratio_update(state: dict, f: torch.Tensor, f_new: torch.Tensor, predict
     if state["damping"] > max_damping:
         state["stalled"] = 1.0
     return False
+
+
+def damped_trials(groups: list[dict], x: torch.Tensor, f: torch.Tensor, system: "DampedSystem | Any",
+                  reduction: Callable[[torch.Tensor], torch.Tensor], vector: Callable[[], torch.Tensor],
+                  state: dict, max_trials: int, max_damping: float) -> torch.Tensor:
+    """Try damped steps from x (loss f) until the gain ratio accepts one, and return its loss; `reduction(d)`
+    is the model's predicted reduction for the step d taken. When none is accepted, x is put back and f
+    returned (the damping has grown, and `stalled` is set above `max_damping`)."""
+    for _ in range(max_trials):
+        d, f_new = try_step(groups, x, system.step(state["damping"]), vector)
+        note_fallbacks(state, system)
+        if gain_ratio_update(state, f, f_new, reduction(d), max_damping):
+            return f_new
+        if state["stalled"]:
+            break
+    assign(parameters(groups), x)
+    return f
 
 
 class GaussNewtonOptions(PhaseOptions):

@@ -7,10 +7,8 @@ import torch
 from pydantic import Field
 
 from .closures import ResidualClosure, as_residuals
-from .gauss_newton import (DampedSystem, JacobianOptions, JacobianPhase, Space, gain_ratio_update, hold_active,
-                           jacobian, note_fallbacks)
-from .grid_search import try_step
-from .params import assign, flat, parameters
+from .gauss_newton import DampedSystem, JacobianOptions, JacobianPhase, Space, damped_trials, hold_active, jacobian
+from .params import flat, parameters
 
 
 class LevenbergMarquardt(torch.optim.Optimizer):
@@ -53,17 +51,8 @@ class LevenbergMarquardt(torch.optim.Optimizer):
         system, f, x = DampedSystem(J, r, self.space), r.dot(r), flat(params)
         if "damping" not in state:
             state.update(damping=self.damping * float(system.scale()), nu=2.0, stalled=0.0)
-        for _ in range(self.max_trials):
-            s, f_new = try_step(self.param_groups, x, system.step(state["damping"]), residuals.vector)
-            note_fallbacks(state, system)
-            Js = J @ s
-            predicted = -(2 * r.dot(Js) + Js.dot(Js))  # ||r||^2 - ||r + J s||^2
-            if gain_ratio_update(state, f, f_new, predicted, self.max_damping):
-                return f_new
-            if state["stalled"]:
-                break
-        assign(params, x)
-        return f
+        return damped_trials(self.param_groups, x, f, system, lambda s: -(2 * r.dot(J @ s) + (J @ s).square().sum()),
+                             residuals.vector, state, self.max_trials, self.max_damping)  # ||r||^2 - ||r + J s||^2
 
     def stalled(self) -> bool:
         return bool(self.state[parameters(self.param_groups)[0]].get("stalled", 0))

@@ -23,9 +23,8 @@ from pydantic import Field
 
 from .closures import ResidualClosure, Residuals, as_residuals
 from .gauss_newton import (BACKWARD_ROWS, GiB, GaussNewtonOptions, GaussNewtonPhase, MemoryBudgetError,
-                           all_rows, gain_ratio_update, note_fallbacks, spd_solve)
-from .grid_search import try_step
-from .params import active, assign, box, flat, parameters
+                           all_rows, damped_trials, spd_solve)
+from .params import active, box, flat, parameters
 from .phase import Sizes
 
 GRAPH_COPIES = 2  # one evaluation's graph while S J is built, and one for a trial point
@@ -148,17 +147,8 @@ class SketchedGaussNewton(torch.optim.Optimizer):
         if "damping" not in state:
             state.update(damping=self.damping * system.scale(), nu=2.0, stalled=0.0)
         state["draws"] = draws + 1
-        for _ in range(self.max_trials):
-            d, f_new = try_step(groups, x, system.step(state["damping"]), residuals.vector)
-            note_fallbacks(state, system)
-            Ad = A @ d
-            predicted = -(2 * gradient.dot(d) + Ad.dot(Ad))  # the model's reduction of ||r||^2
-            if gain_ratio_update(state, f, f_new, predicted, self.max_damping):
-                return f_new
-            if state["stalled"]:
-                break
-        assign(params, x)
-        return f
+        return damped_trials(groups, x, f, system, lambda d: -(2 * gradient.dot(d) + (A @ d).square().sum()),
+                             residuals.vector, state, self.max_trials, self.max_damping)  # the model's reduction
 
     def stalled(self) -> bool:
         return bool(self.state[parameters(self.param_groups)[0]].get("stalled", 0))
