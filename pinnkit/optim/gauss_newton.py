@@ -158,6 +158,16 @@ def gain_ratio_update(state: dict, f: torch.Tensor, f_new: torch.Tensor, predict
     return False
 
 
+class DampedOptimizer(torch.optim.Optimizer):
+    """Base of the optimizers damped by the gain ratio (`lm`, `gncg`, `sgn`): their state's `stalled` is set
+    when no trial lowered the loss up to the largest damping (`gain_ratio_update`)."""
+
+    STALLED = "no damped step lowers the loss (damping above max_damping): the loss is at its numerical floor"
+
+    def stalled(self) -> bool:
+        return bool(self.state[parameters(self.param_groups)[0]].get("stalled", 0))
+
+
 def damped_trials(groups: list[dict], x: torch.Tensor, f: torch.Tensor, system: "DampedSystem | Any",
                   reduction: Callable[[torch.Tensor], torch.Tensor], vector: Callable[[], torch.Tensor],
                   state: dict, max_trials: int, max_damping: float) -> torch.Tensor:

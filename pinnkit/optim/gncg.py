@@ -19,7 +19,8 @@ import torch
 from pydantic import Field
 
 from .closures import ResidualClosure, as_residuals
-from .gauss_newton import GiB, GaussNewtonOptions, GaussNewtonPhase, MemoryBudgetError, gain_ratio_update
+from .gauss_newton import (DampedOptimizer, GiB, GaussNewtonOptions, GaussNewtonPhase, MemoryBudgetError,
+                           gain_ratio_update)
 from .grid_search import try_step
 from .params import active, assign, box, flat, parameters
 from .phase import Sizes
@@ -87,7 +88,7 @@ def cgls(J: JacobianProducts, r: torch.Tensor, damping: float, free: torch.Tenso
     return d, Jd
 
 
-class GaussNewtonCG(torch.optim.Optimizer):
+class GaussNewtonCG(DampedOptimizer):
     """Levenberg-Marquardt on ||r||^2 with matrix-free steps (`cgls`), a `torch.optim.Optimizer`.
 
     One `step(closure)` evaluates r, solves for the damped step by CGLS (up to `cg_iterations` pairs of
@@ -107,8 +108,6 @@ class GaussNewtonCG(torch.optim.Optimizer):
         >>> for _ in range(20):
         ...     opt.step(lambda: a[0] * torch.exp(a[1] * t) - y)
     """
-
-    STALLED = "no damped step lowers the loss (damping above max_damping): the loss is at its numerical floor"
 
     def __init__(self, params: Iterable, damping: float = 1e-3, cg_iterations: int = 100, cg_tol: float = 1e-6,
                  max_trials: int = 10, max_damping: float = 1e16):
@@ -148,9 +147,6 @@ class GaussNewtonCG(torch.optim.Optimizer):
         z = torch.randint(0, 2, x.shape, generator=torch.Generator().manual_seed(0)).to(x) * 2 - 1
         Jz = J.forward(z)
         return max(float(Jz.dot(Jz)) / len(x), math.ulp(1.0))
-
-    def stalled(self) -> bool:
-        return bool(self.state[parameters(self.param_groups)[0]].get("stalled", 0))
 
 
 class GNCGOptions(GaussNewtonOptions):

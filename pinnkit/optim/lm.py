@@ -7,11 +7,12 @@ import torch
 from pydantic import Field
 
 from .closures import ResidualClosure, as_residuals
-from .gauss_newton import DampedSystem, JacobianOptions, JacobianPhase, Space, damped_trials, hold_active, jacobian
+from .gauss_newton import (DampedOptimizer, DampedSystem, JacobianOptions, JacobianPhase, Space, damped_trials,
+                           hold_active, jacobian)
 from .params import flat, parameters
 
 
-class LevenbergMarquardt(torch.optim.Optimizer):
+class LevenbergMarquardt(DampedOptimizer):
     """Levenberg-Marquardt on a least-squares loss ||r||^2, with Nielsen's damping rule.
 
     One `step(closure)` forms r and its Jacobian J at the current parameters, then tries damped
@@ -30,8 +31,6 @@ class LevenbergMarquardt(torch.optim.Optimizer):
         >>> for _ in range(20):
         ...     opt.step(lambda: a[0] * torch.exp(a[1] * t) - y)
     """
-
-    STALLED = "no damped step lowers the loss (damping above max_damping): the loss is at its numerical floor"
 
     def __init__(self, params: Iterable, damping: float = 1e-3, space: Space = "auto", max_memory_gb: float = 2.0,
                  max_trials: int = 10, max_damping: float = 1e16):
@@ -53,9 +52,6 @@ class LevenbergMarquardt(torch.optim.Optimizer):
             state.update(damping=self.damping * float(system.scale()), nu=2.0, stalled=0.0)
         return damped_trials(self.param_groups, x, f, system, lambda s: -(2 * r.dot(J @ s) + (J @ s).square().sum()),
                              residuals.vector, state, self.max_trials, self.max_damping)  # ||r||^2 - ||r + J s||^2
-
-    def stalled(self) -> bool:
-        return bool(self.state[parameters(self.param_groups)[0]].get("stalled", 0))
 
 
 class LMOptions(JacobianOptions):

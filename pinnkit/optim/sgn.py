@@ -2,9 +2,9 @@
 holds the N x P Jacobian (`optimizer = "sgn"`).
 
 Each step draws a count sketch S (s x N): residual row i goes to bucket h(i) of s with sign +-1, so that
-E ||S v||^2 = ||v||^2. The rows of J come chunk by chunk from batched backward passes
-(`gauss_newton.jacobian_rows`) and are added into A = S J (s x P) at once; the exact gradient g = J^T r
-likewise. The step minimizes the model 2 g.d + ||A d||^2 + lam ||d||^2 (the exact gradient, the sketched
+E ||S v||^2 = ||v||^2. The rows of J come chunk by chunk (`gauss_newton.all_rows`: point by point where
+the residuals offer it, else batched backward passes) and are added into A = S J (s x P) at once; the
+exact gradient g = J^T r beside it. The step minimizes the model 2 g.d + ||A d||^2 + lam ||d||^2 (the exact gradient, the sketched
 curvature): d = -(A^T A + lam I)^{-1} g when P <= s; when s < P, over the row space of A, where the
 curvature is known, d = -A^T (K + lam I)^{-1} K^+ A g with K = A A^T (eigendecomposed once per sketch, so
 each damping tried costs O(s P)). Either is a descent direction for every lam > 0, and with s >= N (no
@@ -22,8 +22,8 @@ import torch
 from pydantic import Field
 
 from .closures import ResidualClosure, Residuals, as_residuals
-from .gauss_newton import (BACKWARD_ROWS, GiB, GaussNewtonOptions, GaussNewtonPhase, MemoryBudgetError,
-                           all_rows, damped_trials, spd_solve)
+from .gauss_newton import (BACKWARD_ROWS, DampedOptimizer, GiB, GaussNewtonOptions, GaussNewtonPhase,
+                           MemoryBudgetError, all_rows, damped_trials, spd_solve)
 from .params import active, box, flat, parameters
 from .phase import Sizes
 
@@ -49,9 +49,9 @@ def check_memory(sizes: Sizes, sketch: int, itemsize: int, max_gb: float) -> Non
 
 
 def sketched_jacobian(residuals: Residuals, params: list[torch.Tensor], sketch: int,
-                      generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """r (N,), the exact J^T r (P,), and the count sketches S r (s,) and S J (s, P), built chunk by chunk
-    over the rows of J (none of it kept); s = min(sketch, N), and s = N is no sketch at all (S = I)."""
+                      generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """r (N,), the exact J^T r (P,), and the count sketch S J (s, P), built chunk by chunk over the rows of J
+    (none of it kept); s = min(sketch, N), and s = N is no sketch at all (S = I)."""
     n, chunks = all_rows(residuals, params)
     first = params[0]
     if n > sketch:
@@ -62,14 +62,13 @@ def sketched_jacobian(residuals: Residuals, params: list[torch.Tensor], sketch: 
     s = min(sketch, n)
     r_all = first.new_empty(n)
     gradient = first.new_zeros(sum(p.numel() for p in params))
-    Sr, SJ = first.new_zeros(s), first.new_zeros(s, len(gradient))
+    SJ = first.new_zeros(s, len(gradient))
     for rows, r, J in chunks:
         rows = rows.to(first.device)
         r_all[rows] = r
         gradient += J.T @ r
-        Sr.index_add_(0, buckets[rows], signs[rows] * r)
         SJ.index_add_(0, buckets[rows], signs[rows, None] * J)
-    return r_all, gradient, Sr, SJ
+    return r_all, gradient, SJ
 
 
 class SketchedSystem:
@@ -99,7 +98,7 @@ class SketchedSystem:
         return -x
 
 
-class SketchedGaussNewton(torch.optim.Optimizer):
+class SketchedGaussNewton(DampedOptimizer):
     """Levenberg-Marquardt on ||r||^2 with the Jacobian's rows count-sketched to `sketch` (see the module),
     a `torch.optim.Optimizer`.
 
@@ -120,8 +119,6 @@ class SketchedGaussNewton(torch.optim.Optimizer):
         ...     opt.step(lambda: a[0] * torch.exp(a[1] * t) - y)
     """
 
-    STALLED = "no damped step lowers the loss (damping above max_damping): the loss is at its numerical floor"
-
     def __init__(self, params: Iterable, sketch: int = 2000, damping: float = 1e-3, seed: int = 0,
                  max_trials: int = 10, max_damping: float = 1e16):
         if sketch < 1 or damping <= 0 or max_trials < 1:
@@ -138,7 +135,7 @@ class SketchedGaussNewton(torch.optim.Optimizer):
         state = self.state[params[0]]
         draws = int(state.get("draws", 0))
         generator = torch.Generator().manual_seed(self.seed * 1_000_003 + draws)
-        r, gradient, _, A = sketched_jacobian(residuals, params, self.sketch, generator)
+        r, gradient, A = sketched_jacobian(residuals, params, self.sketch, generator)
         x, (lower, upper) = flat(params), box(groups)
         held = active(x, gradient, lower, upper)
         if held.any():
@@ -149,9 +146,6 @@ class SketchedGaussNewton(torch.optim.Optimizer):
         state["draws"] = draws + 1
         return damped_trials(groups, x, f, system, lambda d: -(2 * gradient.dot(d) + (A @ d).square().sum()),
                              residuals.vector, state, self.max_trials, self.max_damping)  # the model's reduction
-
-    def stalled(self) -> bool:
-        return bool(self.state[parameters(self.param_groups)[0]].get("stalled", 0))
 
 
 class SGNOptions(GaussNewtonOptions):
