@@ -17,7 +17,9 @@ from pinnkit.metrics import reference_set
 from pinnkit.nets import MLP, Constrained
 from pinnkit.operators import AutogradEngine
 from pinnkit.pdes import PROBLEMS
-from pinnkit.pdes.cavity_reference import lid_speed, solve_cavity
+from pinnkit.pdes import cavity_reference
+from pinnkit.pdes.cavity_reference import converged_cavity, lid_speed, solve_cavity
+from pinnkit.pdes.navier_stokes import LID_WIDTH, Cavity
 
 ROOT = Path(__file__).resolve().parents[1]
 ANALYTIC = ["poisson", "poisson_multiscale", "poisson_lshape", "kovasznay", "kovasznay_inverse", "taylor_green",
@@ -117,6 +119,33 @@ def test_cavity_lid_profile_is_regular_and_close_to_ghias_flat_lid():
     middle = len(flat.axis) // 2
     assert np.abs(flat.u[middle, :-1] - smooth.u[middle, :-1]).max() < 0.004
     assert np.abs(flat.v[:, middle] - smooth.v[:, middle]).max() < 0.002
+
+
+def test_cavity_extrapolation_converges_faster_than_the_second_order_solves(tmp_path):
+    raw = [solve_cavity(100.0, n, 0.05) for n in (33, 65, 129)]
+    raw_changes = [cavity_reference._relative_change(fine, coarse)["u"] for coarse, fine in zip(raw, raw[1:])]
+    assert 3 < raw_changes[0] / raw_changes[1] < 4.5                      # second order: near 4x a level
+    coarse, fine = (converged_cavity(100.0, 0.05, n, tmp_path) for n in (65, 129))
+    for f in ("u", "v"):
+        assert fine.change[f] < coarse.change[f] / 4 and fine.change[f] < raw_changes[1] / 8
+    assert (tmp_path / f"cavity-v{cavity_reference.CACHE_VERSION}-re100-lid0.05-n129.npz").is_file()
+
+
+def test_cavity_reference_is_read_back_from_the_disk_cache(tmp_path, monkeypatch):
+    computed = converged_cavity(100.0, 0.05, 33, tmp_path)
+    converged_cavity.cache_clear()
+    monkeypatch.setattr(cavity_reference, "_newton", None)                 # reading must not solve anything
+    loaded = converged_cavity(100.0, 0.05, 33, tmp_path)
+    for f in ("axis", "psi", "omega", "u", "v"):
+        np.testing.assert_array_equal(getattr(loaded, f), getattr(computed, f))
+    assert loaded.change == computed.change and loaded.newton_steps == computed.newton_steps
+    with pytest.raises(ValueError, match="multiple of 4"):
+        converged_cavity(100.0, 0.05, 31, tmp_path)
+
+
+def test_shipped_cavity_reference_changed_by_under_5e_5_at_its_last_refinement():
+    flow = converged_cavity(100.0, LID_WIDTH, Cavity.reference_grid)
+    assert len(flow.axis) == 257 and max(flow.change.values()) < 5e-5  # 2.7e-5 (u), 4.3e-5 (v) measured
 
 
 @pytest.mark.parametrize("domain, on, axis", [
