@@ -42,6 +42,13 @@ def locate(source: Union[str, Path]) -> Path:
     return Path(source)
 
 
+def accurate(source: Union[str, Path]) -> Optional[str]:
+    """The shipped accurate configuration of the case `source` names or is a file of (`burgers` ->
+    `burgers_accurate`), or None: what a solve of a default suggests next."""
+    stem = Path(source).stem
+    return f"{stem}_accurate" if not stem.endswith("_accurate") and path(f"{stem}_accurate") else None
+
+
 def description(name: str, width: int = 100) -> str:
     """The first sentence of the case's leading comment, cut to `width` characters."""
     lines = path(name).read_text().splitlines() if path(name) else []

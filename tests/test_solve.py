@@ -112,8 +112,9 @@ def test_cli_solve_and_list(tmp_path):
     args += [a for kv in TINY for a in ("--set", kv)]
     proc = subprocess.run(args, capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    last = proc.stdout.strip().splitlines()[-1]
-    assert last.startswith("completed: rel_l2 u = ") and last.endswith(f"run folder: {out}")
+    result, last = proc.stdout.strip().splitlines()[-2:]
+    assert result.startswith("completed: rel_l2 u = ") and result.endswith(f"run folder: {out}")
+    assert last == "more accurate, and slower: python -m pinnkit solve burgers_accurate"
     assert {p.name for p in out.iterdir()} >= {"config.toml", "model.pt", "history.csv", "summary.json"}
 
 
@@ -200,3 +201,11 @@ def test_a_case_name_is_located_wherever_a_config_file_is_taken(tmp_path, monkey
     assert catalog.locate("no_such_case") == Path("no_such_case")
     (tmp_path / "burgers").write_text("a file of that name wins")
     assert catalog.locate("burgers") == Path("burgers")
+
+
+def test_a_default_case_names_its_accurate_configuration():
+    from pinnkit import catalog
+
+    assert catalog.accurate("burgers") == "burgers_accurate"
+    assert catalog.accurate(ROOT / "problems" / "poisson_lshape.toml") == "poisson_lshape_accurate"
+    assert catalog.accurate("burgers_accurate") is None and catalog.accurate("burgers_inverse") is None
