@@ -5,8 +5,8 @@ For each case, seed and last phase (ssbroyden, lm, engd, gncg, sgn, kfac, lbfgsb
 engine that is fastest for it (nested autograd for the dense Jacobians, compiled jets for the loss-only
 phases): the final rel L2 errors, the time per step, the wall time, the peak resident memory of the solve
 (each solve in its own process), the status (a phase may end at its loss floor before the budget) and the
-error-against-time curve of the worst field (pressure, known up to a constant, left out) from the history. Prints a table per case, writes
-benchmarks/results/accuracy_<case>.json and plots the curves beside it (.png).
+error-against-time curve of the worst field (pressure, known up to a constant, left out) from the history.
+Prints a table per case, writes benchmarks/results/accuracy_<case>.json and plots the curves beside it.
 
     OMP_NUM_THREADS=1 python benchmarks/accuracy.py --cases poisson_accurate   # about 20 minutes
     OMP_NUM_THREADS=1 python benchmarks/accuracy.py --seconds 60 --seeds 0 \
@@ -43,8 +43,8 @@ PHASES = {  # the second phase's table, and the engine each one is fastest with 
     "lbfgsb": ('{optimizer = "lbfgsb", ftol = 0.0, gtol = 0.0}', "jet"),
 }
 OPTIMIZERS = tuple(PHASES)
-CASES = ("poisson_accurate", "poisson_lshape_accurate", "poisson_multiscale", "burgers_accurate", "kovasznay_accurate",
-         "taylor_green", "cavity", "beltrami")  # each shipped case's accurate configuration, else its default
+CASES = ("poisson_accurate", "poisson_lshape_accurate", "poisson_multiscale_accurate", "burgers_accurate",
+         "kovasznay_accurate", "taylor_green_accurate", "cavity", "beltrami")  # the accurate config, else the default
 
 
 def arguments() -> argparse.Namespace:
