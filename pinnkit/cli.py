@@ -73,8 +73,8 @@ def _solve(args: argparse.Namespace) -> int:
     print(f"{result.status}: {errors or 'loss = %.3e' % result.summary['loss']['loss']}  run folder: {result.run_dir}")
     if result.plot_error:  # the run itself is complete: a warning, not a failure
         print(f"warning: plots not written: {result.plot_error}", file=sys.stderr)
-    if result.status == "completed" and args.config and catalog.accurate(args.config):
-        print(f"more accurate, and slower: python -m pinnkit solve {catalog.accurate(args.config)}")
+    if result.status == "completed" and args.config and (better := catalog.accurate(args.config)):
+        print(f"more accurate, and slower: python -m pinnkit solve {better}")
     return 0 if result.status == "completed" else 1
 
 

@@ -16,8 +16,9 @@ is mostly Ghia's.
 n and 2n - 1 points (the finer one started from the coarser) combined by Richardson extrapolation on
 the n grid, which cancels the h^2 error term. Its change from the same extrapolation one level coarser
 is kept with it (`change`); at Re = 100 with the shipped lid and n = 257 it is 2.7e-5 (u) and 4.3e-5 (v)
-in relative L2, and it shrinks 4.5x to 7x a level from 33 points up, so the reference is within about 1e-5. The 513-point solve
-(started from the 257-point one, 3 Newton steps) takes about 50 s and 2.2 GB, so the result is cached on disk (`cache_dir`).
+in relative L2, and it shrinks 4.5x to 7x a level from 33 points up, so the reference is within about
+1e-5. The 513-point solve (started from the 257-point one, 3 Newton steps) takes about 50 s and 2.2 GB,
+so the result is cached on disk (`cache_dir`).
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ import functools
 import logging
 import os
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Optional, TypeVar
 
@@ -186,8 +187,7 @@ def converged_cavity(re: float, lid_width: Optional[float] = None, n: int = 257,
         state, steps = _newton(re, size, lid_width, _refined_state(levels[-1], size), 1e-10, 30)
         levels.append(_flow(state, size, lid_width, steps))
     coarser, flow = _extrapolated(*levels[:2]), _extrapolated(*levels[1:])
-    flow = CavityFlow(flow.axis, flow.psi, flow.omega, flow.u, flow.v, flow.newton_steps,
-                      _relative_change(flow, coarser))
+    flow = replace(flow, change=_relative_change(flow, coarser))
     _save(path, flow)
     return flow
 
