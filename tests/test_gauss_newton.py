@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.fft
 import scipy.optimize
 import torch
 
@@ -17,7 +18,8 @@ from pinnkit.optim import (EnergyNaturalGradient, GaussNewtonCG, LevenbergMarqua
                            SketchedGaussNewton, minimize)
 from pinnkit.optim.gauss_newton import DampedSystem, check_memory, jacobian
 from pinnkit.optim.gncg import JacobianProducts, cgls
-from pinnkit.optim.sgn import sketched_jacobian
+from pinnkit.optim.cosine import dct, idct
+from pinnkit.optim.sgn import ColumnSketch, SubspaceSystem, sketched_jacobian
 
 ROOT = Path(__file__).resolve().parents[1]
 T = np.linspace(0.0, 1.0, 25)
@@ -355,6 +357,54 @@ def test_sgn_keeps_a_bound_and_continues_identically_from_its_state_dict():
     second = SketchedGaussNewton([q], sketch=10, seed=3)
     second.load_state_dict(first.state_dict())
     fit(second, exponential, q, steps=4)
+    torch.testing.assert_close(q, p, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 64, 513])
+def test_cosine_transform_is_scipys_orthonormal_dct_and_idct_inverts_it(n):
+    x = torch.randn(3, n, dtype=torch.float64, generator=torch.Generator().manual_seed(n))
+    np.testing.assert_allclose(dct(x).numpy(), scipy.fft.dct(x.numpy(), norm="ortho"), rtol=0, atol=1e-13)
+    np.testing.assert_allclose(idct(x).numpy(), scipy.fft.idct(x.numpy(), norm="ortho"), rtol=0, atol=1e-13)
+    torch.testing.assert_close(idct(dct(x)), x, rtol=0, atol=1e-13)
+
+
+def test_column_sketch_step_is_the_damped_step_within_its_subspace():
+    """The subspace step equals W z with z = -(W^T A^T A W + lam I)^{-1} W^T g for W built column by column
+    (orthonormal), and parameters held at a bound do not move."""
+    gen = torch.Generator().manual_seed(1)
+    A, g = torch.randn(12, 40, generator=gen, dtype=torch.float64), torch.randn(40, generator=gen, dtype=torch.float64)
+    sketch = ColumnSketch(40, 9, torch.Generator().manual_seed(2), g)
+    W = torch.stack([sketch.expand(e) for e in torch.eye(9, dtype=torch.float64)], dim=1)
+    torch.testing.assert_close(W.T @ W, torch.eye(9, dtype=torch.float64), rtol=0, atol=1e-13)
+    torch.testing.assert_close(sketch.reduce(A), A @ W, rtol=0, atol=1e-12)
+    torch.testing.assert_close(sketch.reduce(g), W.T @ g, rtol=0, atol=1e-12)
+    B = A @ W
+    z = -torch.linalg.solve(B.T @ B + 0.3 * torch.eye(9, dtype=torch.float64), W.T @ g)
+    none_held = torch.zeros(40, dtype=torch.bool)
+    torch.testing.assert_close(SubspaceSystem(A, g, sketch, none_held).step(0.3), W @ z, rtol=0, atol=1e-12)
+    held = none_held.clone()
+    held[:5] = True
+    assert SubspaceSystem(A, g, sketch, held).step(0.3)[:5].abs().max() == 0
+
+
+def test_sgn_in_random_subspaces_solves_a_consistent_problem_and_resumes_exactly():
+    """200 linear residuals in 30 unknowns, rows sketched to 20 and each step sought in 8 random directions:
+    the iterates still reach the solution, and a state-dict round trip draws the same subspaces."""
+    gen = torch.Generator().manual_seed(0)
+    M = torch.randn(200, 30, generator=gen, dtype=torch.float64)
+    solution = torch.randn(30, generator=gen, dtype=torch.float64)
+    x = torch.zeros(30, dtype=torch.float64, requires_grad=True)
+    optimizer = SketchedGaussNewton([x], sketch=20, columns=8)
+    steps = next(k for k in range(2000) if optimizer.step(lambda: M @ x - M @ solution) < 1e-26)
+    torch.testing.assert_close(x.detach(), solution, rtol=0, atol=1e-12)
+    assert steps > 30  # 8 of 30 directions a step: more steps than the full-dimension solve needs
+    p, q = (torch.zeros(30, dtype=torch.float64, requires_grad=True) for _ in range(2))
+    fit(SketchedGaussNewton([p], sketch=20, columns=8, seed=4), lambda v: M @ v - M @ solution, p, steps=10)
+    first = SketchedGaussNewton([q], sketch=20, columns=8, seed=4)
+    fit(first, lambda v: M @ v - M @ solution, q, steps=5)
+    second = SketchedGaussNewton([q], sketch=20, columns=8, seed=4)
+    second.load_state_dict(first.state_dict())
+    fit(second, lambda v: M @ v - M @ solution, q, steps=5)
     torch.testing.assert_close(q, p, rtol=0, atol=0)
 
 

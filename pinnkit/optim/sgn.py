@@ -11,8 +11,15 @@ each damping tried costs O(s P)). Either is a descent direction for every lam > 
 sketch) it is `lm`'s step. Each step is accepted or rejected by the ratio of the actual reduction of
 ||r||^2 to the model's, with Nielsen's damping rule, as in `lm`.
 
+With `columns` = k < P the parameters are sketched too (Webb, Jerad & Cartis 2026): the step is sought in
+a random k-dimensional subspace d = W z, W = D C^T R^T with random signs D, the orthonormal DCT C and k
+of its rows R (a subsampled randomized cosine transform; W has orthonormal columns). The model becomes
+2 (W^T g).z + ||A W z||^2 + lam ||z||^2, whose s x k matrix A W costs one FFT per row of A, and whose
+Gramian costs s k min(s, k) instead of s P min(s, P): the solve no longer grows with P.
+
 Memory, in entries of the phase's dtype: s P for A, BACKWARD_ROWS P for one chunk of J, min(s, P)^2 for
-the Gramian, plus one evaluation's graph: it grows with s and P, not with N x P.
+the Gramian (min(s, k)^2, plus s k for A W and the FFTs of BACKWARD_ROWS rows, with the column sketch),
+plus one evaluation's graph: it grows with s and P, not with N x P.
 """
 from __future__ import annotations
 
@@ -22,6 +29,7 @@ import torch
 from pydantic import Field
 
 from .closures import ResidualClosure, Residuals, as_residuals
+from .cosine import dct, idct
 from .gauss_newton import (BACKWARD_ROWS, DampedOptimizer, GiB, GaussNewtonOptions, GaussNewtonPhase,
                            MemoryBudgetError, all_rows, damped_trials, spd_solve)
 from .params import active, box, flat, parameters
@@ -30,16 +38,18 @@ from .phase import Sizes
 GRAPH_COPIES = 2  # one evaluation's graph while S J is built, and one for a trial point
 
 
-def sketch_memory(residuals: int, params: int, sketch: int, itemsize: int, graph_bytes: int) -> int:
-    """Bytes an `sgn` step needs: S J, a chunk of J, the Gramian, a few vectors, and the graphs."""
-    s = min(sketch, residuals)
-    return itemsize * (s * params + BACKWARD_ROWS * params + min(s, params) ** 2 + 4 * (params + residuals)) \
+def sketch_memory(residuals: int, params: int, sketch: int, columns: int, itemsize: int, graph_bytes: int) -> int:
+    """Bytes an `sgn` step needs: S J, a chunk of J, S J W and its transforms (with a column sketch), the
+    Gramian, a few vectors, and the graphs."""
+    s, k = min(sketch, residuals), min(columns or params, params)
+    mixed = s * k + 4 * BACKWARD_ROWS * params if k < params else 0
+    return itemsize * (s * params + BACKWARD_ROWS * params + mixed + min(s, k) ** 2 + 4 * (params + residuals)) \
         + GRAPH_COPIES * graph_bytes * itemsize // 8
 
 
-def check_memory(sizes: Sizes, sketch: int, itemsize: int, max_gb: float) -> None:
+def check_memory(sizes: Sizes, sketch: int, columns: int, itemsize: int, max_gb: float) -> None:
     """Refuse, in one line, a run whose sketched Jacobian, Gramian and graphs exceed `max_gb`."""
-    need = sketch_memory(sizes.residuals, sizes.parameters, sketch, itemsize, sizes.graph_bytes)
+    need = sketch_memory(sizes.residuals, sizes.parameters, sketch, columns, itemsize, sizes.graph_bytes)
     if need > max_gb * GiB:
         s = min(sketch, sizes.residuals)
         raise MemoryBudgetError(
@@ -98,12 +108,52 @@ class SketchedSystem:
         return -x
 
 
+class ColumnSketch:
+    """W = D C^T R^T (P x k), the subsampled randomized cosine transform (see the module): random signs D,
+    the orthonormal DCT C, k of its P rows R. Its columns are orthonormal, so ||W z|| = ||z||."""
+
+    def __init__(self, size: int, columns: int, generator: torch.Generator, like: torch.Tensor):
+        self.size = size
+        self.signs = (torch.randint(2, (size,), generator=generator) * 2 - 1).to(like)
+        self.columns = torch.randperm(size, generator=generator)[:columns].to(like.device)
+
+    def reduce(self, M: torch.Tensor) -> torch.Tensor:
+        """M W for a matrix (row by row, BACKWARD_ROWS rows per FFT) or W^T m for a vector."""
+        if M.dim() == 1:
+            return dct(M * self.signs)[self.columns]
+        return torch.cat([dct(rows * self.signs)[:, self.columns] for rows in M.split(BACKWARD_ROWS)])
+
+    def expand(self, z: torch.Tensor) -> torch.Tensor:
+        """W z: the step in parameter space of the subspace step z."""
+        spread = z.new_zeros(self.size)
+        spread[self.columns] = z
+        return self.signs * idct(spread)
+
+
+class SubspaceSystem:
+    """The damped step of the model restricted to d = W z (`ColumnSketch`); parameters held at a bound
+    are kept where they are."""
+
+    def __init__(self, A: torch.Tensor, g: torch.Tensor, sketch: ColumnSketch, held: torch.Tensor):
+        self.inner, self.sketch, self.held = SketchedSystem(sketch.reduce(A), sketch.reduce(g)), sketch, held
+
+    @property
+    def fallbacks(self) -> int:
+        return self.inner.fallbacks
+
+    def scale(self) -> float:
+        return self.inner.scale()
+
+    def step(self, damping: float) -> torch.Tensor:
+        return torch.where(self.held, 0.0, self.sketch.expand(self.inner.step(damping)))
+
+
 class SketchedGaussNewton(DampedOptimizer):
     """Levenberg-Marquardt on ||r||^2 with the Jacobian's rows count-sketched to `sketch` (see the module),
     a `torch.optim.Optimizer`.
 
     One `step(closure)` draws a sketch (seeded by `seed` and the step count, so a resumed run draws the
-    same ones), builds S J, and tries damped steps until the gain ratio rho = actual / predicted reduction
+    same ones), builds S J (and, with `columns` below the parameter count, the subspace), and tries damped steps until the gain ratio rho = actual / predicted reduction
     accepts one: the damping shrinks by max(1/3, 1 - (2 rho - 1)^3) then, and grows by nu (nu doubling
     on each rejection in a row) otherwise. The closure returns r (N,) (or is a `Residuals`). Bounds per
     group (`lower`/`upper`): parameters held at a bound (by the exact gradient) do not move, and every
@@ -120,11 +170,11 @@ class SketchedGaussNewton(DampedOptimizer):
     """
 
     def __init__(self, params: Iterable, sketch: int = 2000, damping: float = 1e-3, seed: int = 0,
-                 max_trials: int = 10, max_damping: float = 1e16):
-        if sketch < 1 or damping <= 0 or max_trials < 1:
-            raise ValueError("sketch and max_trials must be >= 1, damping > 0")
+                 max_trials: int = 10, max_damping: float = 1e16, columns: int = 0):
+        if sketch < 1 or damping <= 0 or max_trials < 1 or columns < 0:
+            raise ValueError("sketch and max_trials must be >= 1, damping > 0, columns >= 0")
         super().__init__(params, {"lower": None, "upper": None})
-        self.sketch, self.damping, self.seed = sketch, damping, seed
+        self.sketch, self.damping, self.seed, self.columns = sketch, damping, seed, columns
         self.max_trials, self.max_damping = max_trials, max_damping
 
     @torch.no_grad()
@@ -140,7 +190,11 @@ class SketchedGaussNewton(DampedOptimizer):
         held = active(x, gradient, lower, upper)
         if held.any():
             A, gradient = torch.where(held, 0.0, A), torch.where(held, 0.0, gradient)
-        system, f = SketchedSystem(A, gradient), r.dot(r)
+        if 0 < self.columns < len(x):
+            system = SubspaceSystem(A, gradient, ColumnSketch(len(x), self.columns, generator, x), held)
+        else:
+            system = SketchedSystem(A, gradient)
+        f = r.dot(r)
         if "damping" not in state:
             state.update(damping=self.damping * system.scale(), nu=2.0, stalled=0.0)
         state["draws"] = draws + 1
@@ -158,6 +212,8 @@ class SGNOptions(GaussNewtonOptions):
                                                             "of the sketched J^T J")
     seed: int = Field(0, ge=0, lt=2**31, description="seeds the sketches (with the step count: a resumed run "
                                                      "draws the same ones)")
+    columns: int = Field(0, ge=0, le=10**6, description="dimension of the random subspace of the parameters each "
+                                                        "step is sought in; 0: all parameters")
     max_trials: int = Field(10, gt=0, le=100, description="damped steps tried per sketch")
     max_memory_gb: float = Field(8.0, gt=0, le=2**20, description="refuse a run whose sketch, Gramian and graphs "
                                                                   "would exceed this")
@@ -170,9 +226,9 @@ class SGNPhase(GaussNewtonPhase):
 
     def validate(self, sizes: Sizes) -> None:
         o = self.options
-        check_memory(sizes, o.sketch, 4 if o.dtype == "float32" else 8, o.max_memory_gb)
+        check_memory(sizes, o.sketch, o.columns, 4 if o.dtype == "float32" else 8, o.max_memory_gb)
 
     def make_optimizer(self, groups: list[dict]) -> SketchedGaussNewton:
         o = self.options
         return SketchedGaussNewton(groups, sketch=o.sketch, damping=o.damping, seed=o.seed,
-                                   max_trials=o.max_trials)
+                                   max_trials=o.max_trials, columns=o.columns)
