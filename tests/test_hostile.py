@@ -300,6 +300,7 @@ def test_an_interruption_before_training_says_so(monkeypatch, tmp_path, capsys):
 def test_ctrl_c_while_importing_is_one_line(tmp_path):
     """A SIGINT that lands while `python -m pinnkit` imports torch: exit 130, one line, no traceback."""
     script = ("import signal, os, builtins\n"
+              "signal.signal(signal.SIGINT, signal.default_int_handler)\n"  # as from a terminal, even when the
               "real = builtins.__import__\n"
               "def slow(name, *a, **k):\n"
               "    if name == 'torch':\n"
