@@ -96,10 +96,11 @@ def run(case: str, seed: int, quick: bool, out: Path, extra: list[str]) -> dict[
 def sooner(case: str, runs: list[dict[str, Any]]) -> dict[str, Any] | None:
     """For an accurate configuration: when its runs first reached the shipped default's final error (the
     median of the default's runs in problems.json), against the default's wall time."""
-    default = case.removesuffix("_accurate")
-    measured = ROOT / "benchmarks" / "results" / "problems.json"
-    base = [r for r in json.loads(measured.read_text())["runs"] if r["case"] == default] if measured.exists() else []
-    if default == case or not base or any("trace" not in r for r in runs):
+    default, measured = case.removesuffix("_accurate"), ROOT / "benchmarks" / "results" / "problems.json"
+    if default == case or not measured.exists() or any("trace" not in r for r in runs):
+        return None
+    base = [r for r in json.loads(measured.read_text())["runs"] if r["case"] == default]
+    if not base:
         return None
     target = float(np.median([worst(r["rel_l2"]) for r in base]))
     reached = [next((t for t, e in r["trace"] if e <= target), np.nan) for r in runs]
