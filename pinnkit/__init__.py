@@ -11,7 +11,7 @@ from .version import __version__
 EXPORTS = {  # public name -> the module that defines it
     "Result": "api", "resume": "api", "solve": "api",
     "Dirichlet": "conditions", "Initial": "conditions", "Neumann": "conditions", "Observation": "conditions",
-    "Periodic": "conditions",
+    "Periodic": "conditions", "Robin": "conditions",
     "Config": "config", "ConfigError": "config",
     "Box": "geometry", "Interval": "geometry", "Polygon": "geometry", "Rectangle": "geometry",
     "TimeInterval": "geometry",

@@ -107,7 +107,8 @@ def make_model(config: Config, problem: Problem, domain, code: Code = Code()) ->
     elif m.name in NETWORKS:
         net = NETWORKS[m.name](len(problem.inputs), len(problem.fields), m.width, m.depth, m.activation,
                                domain.lower, domain.upper, m.fourier_features, m.fourier_scale,
-                               torch.Generator().manual_seed(config.seed))
+                               torch.Generator().manual_seed(config.seed),
+                               periodic=[problem.inputs.index(c) for c in problem.periodic])
     else:
         net = user_network(config, problem, code.network_file)
     check_network(net.to(torch.float64), problem, domain)

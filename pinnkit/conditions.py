@@ -109,6 +109,23 @@ class Neumann(_OnBoundary):
                             for f, g in self.targets(fields).items()], dim=1)
 
 
+class Robin(_OnBoundary):
+    """a u + b du/dn = g on the named parts (n the outward normal): Dirichlet for b = 0, Neumann for a = 0."""
+
+    def __init__(self, on: Union[str, Sequence[str]] = "boundary", a: float = 1.0, b: float = 1.0, value: Value = 0.0,
+                 field: Optional[str] = None, name: Optional[str] = None):
+        super().__init__(on, value, field, name, "robin")
+        self.a, self.b = float(a), float(b)
+
+    def derivatives(self, coords, fields):
+        return tuple(f"{f}_{c}" for f in self.targets(fields) for c in coords)
+
+    def residual(self, d, batch, coords, fields):
+        columns, normals = [d[c] for c in coords], batch["normals"]
+        return torch.stack([self.a * d[f] + self.b * sum(normals[:, j] * d[f"{f}_{c}"] for j, c in enumerate(coords))
+                            - evaluate(g, columns) for f, g in self.targets(fields).items()], dim=1)
+
+
 class Periodic(Condition):
     """u(x) = u(x') on two opposite faces, x' the image of x on the other face; with `derivative`,
     also du/da(x) = du/da(x') along the face normal a (what a second-order PDE needs)."""
@@ -158,21 +175,28 @@ class Periodic(Condition):
 
 
 class Initial(Condition):
-    """u(x, t0) = g(x), with the time coordinate last; g takes the spatial coordinates."""
+    """u(x, t0) = g(x), with the time coordinate last; g takes the spatial coordinates. With `rate = True`,
+    the initial rate u_t(x, t0) = g(x) instead (what a second-order equation in time, the wave equation,
+    needs besides u(x, t0))."""
 
     points_key = "initial"
 
-    def __init__(self, value: Value, field: Optional[str] = None, name: str = "ic"):
-        super().__init__(name, value, field)
+    def __init__(self, value: Value, field: Optional[str] = None, name: Optional[str] = None, rate: bool = False):
+        self.rate = rate
+        super().__init__(name or ("ic_rate" if rate else "ic"), value, field)
 
     def sample(self, domain: Any, n: int, sampler: str, rng: np.random.Generator) -> dict[str, np.ndarray]:
         if not hasattr(domain, "sample_initial"):
             raise ValueError(f"condition {self.name!r}: an initial condition needs a space-time domain")
         return {"points": domain.sample_initial(n, sampler, rng)}
 
+    def derivatives(self, coords, fields):
+        return tuple(f"{f}_{coords[-1]}" for f in self.targets(fields)) if self.rate else ()
+
     def residual(self, d, batch, coords, fields):
         columns = [d[c] for c in coords[:-1]]
-        return torch.stack([d[f] - evaluate(g, columns) for f, g in self.targets(fields).items()], dim=1)
+        return torch.stack([d[f"{f}_{coords[-1]}" if self.rate else f] - evaluate(g, columns)
+                            for f, g in self.targets(fields).items()], dim=1)
 
 
 class Observation(Condition):

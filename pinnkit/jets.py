@@ -74,21 +74,54 @@ def mlp_jets(model: MLP, x: torch.Tensor, firsts: Sequence[int],
     (positions in `firsts`). Features run along dim 0 and points along the last dim, where the
     matrix products W @ H are about three times faster on CPU than H @ W.T."""
     act = DERIVATIVES[model.activation_name]
-    s = ((x - model.center) / model.half_range).T
-    unit = torch.diag(1 / model.half_range)[:, list(firsts)]  # column k: ds/dx along firsts[k]
+    s, ds, dds = _input_jet(model, x, firsts, pairs)
     layers, start = list(model.layers), 0
-    if model.fourier is None:
-        z, dz = _first_layer(model, s, unit)
-        first_act, start = act, 1
-    else:
+    if model.fourier is not None:
         m, first_act = 2 * math.pi * model.fourier.T, _sincos
-        z, dz = m @ s, torch.cat([m @ unit, m @ unit])[:, :, None]
-    jets = _activate(first_act, z, dz, None, pairs)
+        z, dz = m @ s, _features(m, ds)
+        dz, ddz = torch.cat([dz, dz]), None if dds is None else torch.cat([_features(m, dds)] * 2)
+    elif dds is None:
+        (z, dz), ddz, first_act, start = _first_layer(model, s, ds[:, :, 0]), None, act, 1
+    else:
+        jet = torch.cat([s[:, None], ds.expand(-1, -1, s.shape[1]), dds], 1)
+        value, dz, ddz = _product(model, 0, jet).split([1, len(firsts), len(pairs)], 1)
+        z, first_act, start = value.squeeze(1) + layers[0].bias[:, None], act, 1
+    jets = _activate(first_act, z, dz, ddz, pairs)
     for i in range(start, len(layers) - 1):
         value, dz, ddz = _product(model, i, jets).split([1, len(firsts), len(pairs)], 1)
         jets = _activate(act, value.squeeze(1) + layers[i].bias[:, None], dz, ddz, pairs)
     out = _product(model, len(layers) - 1, jets)
     return out[:, 0] + layers[-1].bias[:, None], out[:, 1:]
+
+
+def _input_jet(model: MLP, x: torch.Tensor, firsts: Sequence[int], pairs: Sequence[tuple[int, int]]
+               ) -> tuple[torch.Tensor, torch.Tensor, Optional[torch.Tensor]]:
+    """The network's input features at x (N, d) as (f, N) (`ScaledInput.scaled`, before any Fourier features),
+    their first rows (f, D, 1) where constant or (f, D, N), and their second rows (f, P, N), None where they
+    vanish (no periodic input)."""
+    s = ((x - model.center) / model.half_range).T
+    unit = torch.diag(1 / model.half_range)[:, list(firsts)]  # column k: ds/dx along firsts[k]
+    if not model.periodic:
+        return s, unit[:, :, None], None
+    values, first, second = [], [], []
+    for i in range(s.shape[0]):
+        if i not in model.periodic:
+            values.append(s[i:i + 1])
+            first.append(unit[i:i + 1, :, None].expand(1, -1, s.shape[1]))
+            second.append(s.new_zeros(1, len(pairs), s.shape[1]))
+            continue
+        w = math.pi * unit[i]  # d(pi s_i)/dx along each of firsts
+        c, n = torch.cos(math.pi * s[i]), torch.sin(math.pi * s[i])
+        values.append(torch.stack([c, n]))
+        first.append(torch.stack([-n * w[:, None], c * w[:, None]]))
+        ww = torch.stack([w[a] * w[b] for a, b in pairs]) if pairs else w.new_zeros(0)
+        second.append(torch.stack([-c * ww[:, None], -n * ww[:, None]]))
+    return torch.cat(values), torch.cat(first), torch.cat(second)
+
+
+def _features(m: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+    """m @ each row of a jet (f, K, N): (w, K, N)."""
+    return torch.einsum("wf,fkn->wkn", m, rows)
 
 
 def _first_layer(model: MLP, s: torch.Tensor, unit: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

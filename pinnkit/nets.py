@@ -24,12 +24,15 @@ ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
 
 
 class ScaledInput(nn.Module):
-    """What pinnkit's networks share: inputs scaled from the box [lower, upper] to [-1, 1], optionally
-    mapped to random Fourier features [sin(2 pi z B), cos(2 pi z B)] with a fixed B ~ N(0, fourier_scale^2)
-    of shape (d, m), and an activation by name."""
+    """What pinnkit's networks share: inputs scaled from the box [lower, upper] to [-1, 1], each `periodic`
+    input (a column index) replaced by [cos(pi z), sin(pi z)] so that the network, and every derivative of
+    it, repeats exactly over the box's extent, then optionally mapped to random Fourier features
+    [sin(2 pi z B), cos(2 pi z B)] with a fixed B ~ N(0, fourier_scale^2) of shape (features, m), and an
+    activation by name."""
 
     def __init__(self, n_in: int, activation: str, lower: Sequence[float], upper: Sequence[float],
-                 fourier_features: int = 0, fourier_scale: float = 1.0, generator: Optional[torch.Generator] = None):
+                 fourier_features: int = 0, fourier_scale: float = 1.0, generator: Optional[torch.Generator] = None,
+                 periodic: Sequence[int] = ()):
         super().__init__()
         if activation not in ACTIVATIONS:
             raise ValueError(f"unknown activation {activation!r} (valid: {', '.join(ACTIVATIONS)})")
@@ -38,9 +41,12 @@ class ScaledInput(nn.Module):
         lower_t, upper_t = torch.tensor(lower, dtype=torch.float64), torch.tensor(upper, dtype=torch.float64)
         self.register_buffer("center", (lower_t + upper_t) / 2)
         self.register_buffer("half_range", (upper_t - lower_t) / 2)
-        self.features = n_in
+        if any(not 0 <= i < n_in for i in periodic) or len(set(periodic)) != len(periodic):
+            raise ValueError(f"periodic inputs must be distinct column indices below {n_in}, got {tuple(periodic)}")
+        self.periodic = tuple(sorted(periodic))
+        self.features = n_in + len(self.periodic)
         if fourier_features:
-            b = torch.randn(n_in, fourier_features, generator=generator, dtype=torch.float64) * fourier_scale
+            b = torch.randn(self.features, fourier_features, generator=generator, dtype=torch.float64) * fourier_scale
             self.register_buffer("fourier", b)
             self.features = 2 * fourier_features
         else:
@@ -49,6 +55,11 @@ class ScaledInput(nn.Module):
     def scaled(self, x: torch.Tensor) -> torch.Tensor:
         """The network's input features of points x (N, d)."""
         z = (x - self.center) / self.half_range
+        if self.periodic:
+            columns = [z[:, i:i + 1] for i in range(z.shape[1])]
+            for i in self.periodic:
+                columns[i] = torch.cat([torch.cos(math.pi * columns[i]), torch.sin(math.pi * columns[i])], dim=1)
+            z = torch.cat(columns, dim=1)
         if self.fourier is not None:
             z = 2 * math.pi * z @ self.fourier
             z = torch.cat([torch.sin(z), torch.cos(z)], dim=-1)
@@ -69,8 +80,8 @@ class MLP(ScaledInput):
 
     def __init__(self, n_in: int, n_out: int, width: int, depth: int, activation: str,
                  lower: Sequence[float], upper: Sequence[float], fourier_features: int = 0,
-                 fourier_scale: float = 1.0, generator: Optional[torch.Generator] = None):
-        super().__init__(n_in, activation, lower, upper, fourier_features, fourier_scale, generator)
+                 fourier_scale: float = 1.0, generator: Optional[torch.Generator] = None, periodic: Sequence[int] = ()):
+        super().__init__(n_in, activation, lower, upper, fourier_features, fourier_scale, generator, periodic)
         self.layers = linear_layers([self.features] + [width] * depth + [n_out], generator)
         self.recording: Optional[list[list[LinearCall]]] = None  # per layer, while `LinearTaps.record` is open
 
@@ -138,8 +149,8 @@ class ModifiedMLP(ScaledInput):
 
     def __init__(self, n_in: int, n_out: int, width: int, depth: int, activation: str,
                  lower: Sequence[float], upper: Sequence[float], fourier_features: int = 0,
-                 fourier_scale: float = 1.0, generator: Optional[torch.Generator] = None):
-        super().__init__(n_in, activation, lower, upper, fourier_features, fourier_scale, generator)
+                 fourier_scale: float = 1.0, generator: Optional[torch.Generator] = None, periodic: Sequence[int] = ()):
+        super().__init__(n_in, activation, lower, upper, fourier_features, fourier_scale, generator, periodic)
         self.encoders = linear_layers([self.features, 2 * width], generator)
         self.layers = linear_layers([self.features] + [width] * depth + [n_out], generator)
 

@@ -40,6 +40,7 @@ class Problem:
     description: str = ""
     mean_free: tuple[str, ...] = ()  # fields defined up to a constant (pressure): compared mean-removed
     hard_constrained: tuple[str, ...] = ()  # condition terms `output_transform` satisfies exactly
+    periodic: tuple[str, ...] = ()  # coordinates the solution repeats in, over the domain: built into the network
 
     def __init__(self, parameters: Optional[Mapping[str, Any]] = None):
         """`parameters`: name -> number, or -> an object with `init`, `bounds`, `trainable`, `true`."""
@@ -69,6 +70,8 @@ class Problem:
             if not names or len(set(value)) != len(value) or (attr != "derivatives" and not value):
                 raise ProblemError(f"{name}.{attr} must be a {'' if attr == 'derivatives' else 'non-empty '}tuple "
                                    f"of distinct names, got {value!r}")
+        if not isinstance(self.periodic, (tuple, list)) or not set(self.periodic) <= set(self.coords):
+            raise ProblemError(f"{name}.periodic must name coordinates of {tuple(self.coords)}, got {self.periodic!r}")
 
     def _check_names(self) -> None:
         """A parameter named like an attribute or method of the problem would be shadowed by it: refuse."""

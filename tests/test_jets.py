@@ -20,9 +20,11 @@ def close(a: torch.Tensor, b: torch.Tensor, tol: float = 1e-12) -> bool:
     return bool((a - b).abs().max() <= tol * b.abs().max())
 
 
-def net(dim: int, activation: str = "tanh", fourier: int = 0, outputs: int = 2, seed: int = 0) -> MLP:
+def net(dim: int, activation: str = "tanh", fourier: int = 0, outputs: int = 2, seed: int = 0,
+        periodic: tuple[int, ...] = ()) -> MLP:
     g = torch.Generator().manual_seed(seed)
-    return MLP(dim, outputs, 16, 3, activation, [-1.0, 0.0, 2.0][:dim], [1.0, 2.0, 5.0][:dim], fourier, 1.5, g)
+    return MLP(dim, outputs, 16, 3, activation, [-1.0, 0.0, 2.0][:dim], [1.0, 2.0, 5.0][:dim], fourier, 1.5, g,
+               periodic)
 
 
 def points(dim: int, n: int = 64) -> torch.Tensor:
@@ -53,6 +55,16 @@ def test_first_second_and_mixed_derivatives_match_autograd(activation, fourier):
         assert close(jet[name], auto[name]), name
 
 
+@pytest.mark.parametrize("periodic", [(0,), (0, 2)])
+@pytest.mark.parametrize("fourier", [0, 5])
+def test_periodic_inputs_have_exact_jets(periodic, fourier):
+    """The cos/sin embedding of periodic inputs carries point-dependent first and second rows into the jets."""
+    wanted = ("u_x", "u_z", "v_y", "u_xx", "u_yy", "u_zz", "u_xy", "v_yz", "v_zx")
+    auto, jet = both(net(3, "tanh", fourier, periodic=periodic), points(3), COORDS, ("u", "v"), wanted)
+    for name in ("u", "v") + wanted:
+        assert close(jet[name], auto[name]), name
+
+
 @pytest.mark.parametrize("dim", [2, 3])
 def test_laplacian_matches_autograd(dim):
     coords = COORDS[:dim]
@@ -75,8 +87,9 @@ def test_output_transform_is_applied_to_the_jets(wanted):
 
 
 @pytest.mark.parametrize("constrained", [False, True])
-def test_training_gradients_match_autograd(constrained):
-    model = net(2, "tanh", fourier=4, outputs=1)
+@pytest.mark.parametrize("periodic", [(), (0,)])
+def test_training_gradients_match_autograd(constrained, periodic):
+    model = net(2, "tanh", fourier=4 if not periodic else 0, outputs=1, periodic=periodic)
     if constrained:
         model = Constrained(model, burgers_transform, ("x", "t"), ("u",))
     grads = []

@@ -3,6 +3,7 @@ trains through a solve and reopens without trust."""
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 import pinnkit
@@ -30,6 +31,28 @@ def test_the_mlp_shares_the_input_scaling():
     net = MLP(2, 1, 4, 1, "sin", [0.0, 0.0], [4.0, 2.0], fourier_features=3, generator=torch.Generator().manual_seed(1))
     x = torch.tensor([[2.0, 1.0], [4.0, 2.0]], dtype=torch.float64)
     np.testing.assert_allclose(net.scaled(x)[0].numpy(), np.concatenate([np.zeros(3), np.ones(3)]))  # the centre
+
+
+def test_periodic_inputs_repeat_exactly_with_every_derivative():
+    """A periodic input enters as [cos(pi z), sin(pi z)], z scaled to [-1, 1]: the network and its derivatives
+    take the same values one domain length apart, and the features are those columns."""
+    for cls in (MLP, ModifiedMLP):
+        net = cls(2, 1, 8, 2, "tanh", [0.0, -1.0], [3.0, 1.0], generator=torch.Generator().manual_seed(2), periodic=[0])
+        x = torch.rand(9, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(3)).requires_grad_(True)
+        shifted = (x.detach() + torch.tensor([3.0, 0.0], dtype=torch.float64)).requires_grad_(True)
+        (dx,) = torch.autograd.grad(net(x).sum(), x, create_graph=True)
+        (ds,) = torch.autograd.grad(net(shifted).sum(), shifted, create_graph=True)
+        torch.testing.assert_close(net(shifted), net(x))
+        torch.testing.assert_close(ds, dx)
+        z = (x[:, 0] - 1.5) / 1.5
+        torch.testing.assert_close(net.scaled(x), torch.stack([torch.cos(torch.pi * z), torch.sin(torch.pi * z),
+                                                               x[:, 1]], dim=1))
+
+
+def test_periodic_inputs_must_be_column_indices():
+    for bad in ([2], [0, 0], [-1]):
+        with pytest.raises(ValueError, match="periodic inputs must be distinct column indices below 2"):
+            MLP(2, 1, 4, 1, "tanh", [0.0, 0.0], [1.0, 1.0], periodic=bad)
 
 
 def test_the_modified_mlp_trains_and_reopens(tmp_path):

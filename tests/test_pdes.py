@@ -1,6 +1,7 @@
 """The shipped problems: residuals against exact solutions, the cavity reference against Ghia et al.,
 periodic pairs, every shipped TOML end to end, a user's own PDE, and clear errors in a user's problem."""
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +13,7 @@ import torch
 import pinnkit
 from pinnkit import Box, Polygon, Rectangle, TimeInterval
 from pinnkit.cli import main
-from pinnkit.conditions import Periodic
+from pinnkit.conditions import Initial, Periodic, Robin
 from pinnkit.metrics import reference_set
 from pinnkit.nets import MLP, Constrained
 from pinnkit.operators import AutogradEngine
@@ -23,11 +24,11 @@ from pinnkit.pdes.navier_stokes import LID_WIDTH, Cavity
 
 ROOT = Path(__file__).resolve().parents[1]
 ANALYTIC = ["poisson", "poisson_multiscale", "poisson_lshape", "kovasznay", "kovasznay_inverse", "taylor_green",
-            "beltrami"]
+            "beltrami", "advection", "wave"]
 
 
 class Exact(torch.nn.Module):
-    """The problem's reference as a network, optionally perturbed by eps sin(x + 2y) in every field."""
+    """The problem's reference as a network, optionally perturbed by eps sin(x + 3y) in every field."""
 
     def __init__(self, problem, eps=0.0):
         super().__init__()
@@ -36,7 +37,7 @@ class Exact(torch.nn.Module):
     def forward(self, points):
         columns = [points[:, j] for j in range(points.shape[1])]
         exact = self.problem.reference(*columns)
-        bump = self.eps * torch.sin(columns[0] + 2 * columns[1])
+        bump = self.eps * torch.sin(columns[0] + 3 * columns[1])
         return torch.stack([exact[f] + bump for f in self.problem.fields], dim=1)
 
 
@@ -73,18 +74,43 @@ def test_navier_stokes_parameters_enter_the_residual():
         assert max(_residuals(PROBLEMS["kovasznay_inverse"](wrong), Exact(truth)).values()) > 1e-2
 
 
-@pytest.mark.parametrize("name", ["poisson", "taylor_green", "beltrami"])
+@pytest.mark.parametrize("name", ["poisson", "taylor_green", "beltrami", "advection", "kdv", "kuramoto_sivashinsky",
+                                  "wave"])
 def test_output_transforms_satisfy_their_conditions_exactly(name):
     problem = PROBLEMS[name]()
     domain = problem.domain()
     net = MLP(len(problem.coords), len(problem.fields), 8, 2, "tanh", domain.lower, domain.upper,
               generator=torch.Generator().manual_seed(0))
     model, rng = Constrained(net, problem.output_transform, problem.coords, problem.fields), np.random.default_rng(2)
-    for cond in problem.conditions():
-        if cond.name in problem.hard_constrained:
-            batch = {k: torch.as_tensor(v) for k, v in cond.sample(domain, 64, "uniform", rng).items()}
-            d = AutogradEngine()(model, batch["points"], problem.coords, problem.fields, ())
-            assert cond.residual(d, batch, problem.coords, problem.fields).abs().max() < 1e-12, cond.name
+    constrained = [cond for cond in problem.conditions() if cond.name in problem.hard_constrained]
+    assert {cond.name for cond in constrained} == set(problem.hard_constrained)
+    for cond in constrained:
+        batch = {k: torch.as_tensor(v) for k, v in cond.sample(domain, 64, "uniform", rng).items()}
+        d = AutogradEngine()(model, batch["points"], problem.coords, problem.fields,
+                             cond.derivatives(problem.coords, problem.fields))
+        assert cond.residual(d, batch, problem.coords, problem.fields).abs().max() < 1e-12, cond.name
+
+
+def _condition_residual(cond, problem, model, n=64):
+    domain = problem.domain()
+    batch = {k: torch.as_tensor(v) for k, v in cond.sample(domain, n, "uniform", np.random.default_rng(3)).items()}
+    d = AutogradEngine()(model, batch["points"], problem.coords, problem.fields,
+                         cond.derivatives(problem.coords, problem.fields))
+    return cond.residual(d, batch, problem.coords, problem.fields).detach().abs().max().item()
+
+
+def test_an_initial_rate_and_a_robin_condition_hold_for_the_exact_solution_only():
+    """u_t(x, 0) = 0 for the wave; 2 u + 3 du/dn = g on Poisson's left edge (u = 0 there, du/dn = -pi sin(pi y))."""
+    wave = PROBLEMS["wave"]()
+    rate = Initial(0.0, rate=True)
+    assert rate.name == "ic_rate" and rate.derivatives(wave.coords, wave.fields) == ("u_t",)
+    assert _condition_residual(rate, wave, Exact(wave)) < 1e-12
+    assert _condition_residual(rate, wave, Exact(wave, eps=0.01)) > 1e-3  # the bump's t-slope is 0.03 cos x
+    poisson = PROBLEMS["poisson"]()
+    robin = Robin("left", a=2.0, b=3.0, value=lambda x, y: -3 * math.pi * torch.sin(math.pi * y))
+    assert robin.name == "robin_left"
+    assert _condition_residual(robin, poisson, Exact(poisson)) < 1e-12
+    assert _condition_residual(robin, poisson, Exact(poisson, eps=0.01)) > 1e-3
 
 
 # Ghia, U., Ghia, K. N. & Shin, C. T. (1982), High-Re solutions for incompressible flow using the

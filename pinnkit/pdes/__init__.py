@@ -13,6 +13,7 @@ from ..usercode import load_class
 from .burgers import Burgers
 from .navier_stokes import Beltrami, Cavity, Kovasznay, KovasznayInverse, TaylorGreen
 from .poisson import Poisson, PoissonLShape, PoissonMultiscale
+from .time_dependent import AllenCahn, Advection, KdV, KuramotoSivashinsky, Wave
 
 PROBLEMS: dict[str, type[Problem]] = {
     "burgers": Burgers,
@@ -24,6 +25,11 @@ PROBLEMS: dict[str, type[Problem]] = {
     "cavity": Cavity,
     "taylor_green": TaylorGreen,
     "beltrami": Beltrami,
+    "allen_cahn": AllenCahn,
+    "advection": Advection,
+    "kdv": KdV,
+    "kuramoto_sivashinsky": KuramotoSivashinsky,
+    "wave": Wave,
 }
 
 
