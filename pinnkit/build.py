@@ -17,6 +17,7 @@ import torch
 
 from . import sizing
 from .adaptive import resample
+from .causal import CausalWeights
 from .config import Config, ConfigError
 from .conditions import Condition, Observation
 from .geometry import Domain, Parametric
@@ -47,6 +48,7 @@ class Setup:
     rng: np.random.Generator
     taps: Optional[LinearTaps] = None  # the network's linear layers, when the engine shows them every jet row
     dtype: torch.dtype = torch.float64
+    causal: Optional[CausalWeights] = None  # `[loss.causal]`: the PDE points' weights in time
 
     def cast(self, dtype: torch.dtype) -> None:
         """Put the model, the PDE parameters, the points and the reference in `dtype` on the device (the
@@ -72,9 +74,17 @@ class Setup:
                                        point_jacobians(objective)))
 
     def redraw(self, options: PhaseOptions) -> None:
-        """New collocation points the way the phase asks (uniform or RAD), in the working dtype."""
+        """New collocation points the way the phase asks (uniform or RAD), weighted anew, in the working dtype."""
         resample(self.objective, self.rng, options.resample, options.rad_k, options.rad_c, options.rad_pool)
+        if self.causal is not None:
+            self.causal.update(self.objective)
         self.objective.to(self.device, self.dtype)
+
+    def reweight(self) -> None:
+        """Recompute the causal weights of the PDE points from the current residuals (none: nothing to do)."""
+        if self.causal is not None:
+            self.causal.update(self.objective)
+            self.objective.to(self.device, self.dtype)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -352,4 +362,18 @@ def build(config: Config, code: Code = Code()) -> Setup:
     check_phases(config, Sizes(entries, trainable, taps is not None, graph))
     objective.engine = make_engine(config)
     reference = reference_set(problem, domain, config.points.evaluation) if problem.has("reference") else None
-    return Setup(config, problem, model, objective, reference, device, rng, taps)
+    setup = Setup(config, problem, model, objective, reference, device, rng, taps,
+                  causal=make_causal(config, problem, domain))
+    setup.reweight()
+    return setup
+
+
+def make_causal(config: Config, problem: Problem, domain: Domain) -> Optional[CausalWeights]:
+    """The causal weights `[loss.causal]` asks for; a ConfigError for a problem without a time coordinate."""
+    c = config.loss.causal
+    if c is None:
+        return None
+    if not hasattr(domain, "time"):
+        raise ConfigError(f"loss.causal: weights the PDE residual in time, and {type(problem).__name__} has no "
+                          f"time coordinate (its domain is not a space-time domain)")
+    return CausalWeights(c.chunks, c.eps, c.tol, domain.time.t0, domain.time.t1, len(problem.coords) - 1)

@@ -47,6 +47,7 @@ def capture(setup: Setup) -> dict[str, Any]:
         "parameters": setup.problem.state_dict(),
         "points": [{k: torch.from_numpy(np.array(v)) for k, v in g.arrays.items()} for g in setup.objective.groups],
         "rng": {"torch": torch.get_rng_state(), "numpy": setup.rng.bit_generator.state},
+        "causal": setup.causal.state_dict() if setup.causal is not None else None,
     }
 
 
@@ -77,6 +78,8 @@ def restore(setup: Setup, state: dict[str, Any]) -> None:
         group.batch = {}
     torch.set_rng_state(state["rng"]["torch"])
     setup.rng.bit_generator.state = state["rng"]["numpy"]
+    if setup.causal is not None and state.get("causal") is not None:
+        setup.causal.load_state_dict(state["causal"])
 
 
 def save(run_dir: Path, state: dict[str, Any]) -> None:

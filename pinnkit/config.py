@@ -162,11 +162,31 @@ class ModelSection(_Section):
         raise ValueError(f'must be true, false or "auto", got {_show(value)}')
 
 
+class CausalSection(_Section):
+    """`[loss.causal]`: causal training of a space-time problem (Wang, Sankaran & Perdikaris 2024)."""
+
+    chunks: int = Field(32, ge=2, le=4096, description="time chunks; chunk i's PDE residual weighs "
+                                                       "exp(-eps * the summed losses of the chunks before it)")
+    eps: list[Annotated[float, Field(gt=0)]] = Field([0.01, 0.1, 1.0, 10.0, 100.0], min_length=1,
+                                                     description="the eps schedule, increasing")
+    tol: float = Field(0.99, gt=0, lt=1, description="move to the next eps once every chunk weighs more than this")
+
+    @field_validator("eps")
+    @classmethod
+    def _increasing(cls, value: list[float]) -> list[float]:
+        if any(b <= a for a, b in zip(value, value[1:])):
+            raise ValueError(f"must increase, got {value}")
+        return value
+
+
 class LossSection(_Section):
-    """`[loss]`: the weight of each term."""
+    """`[loss]`: the weight of each term, and causal weights in time."""
 
     weights: dict[str, Annotated[float, Field(ge=0)]] = Field({}, description="weight per loss term, by the "
                                                               "term's name (default 1): pde, bc, ic, data, ...")
+    causal: Optional[CausalSection] = Field(None, description="weight the PDE residual causally in time "
+                                            "(updated at each phase's start, at point redraws and every "
+                                            "`reweight_every` iterations of a phase)")
 
 
 class OutputSection(_Section):

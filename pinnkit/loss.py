@@ -2,6 +2,8 @@
 
 Term k with residual entries r_k (N_k of them) and weight w_k enters the stacked
 residual vector as sqrt(w_k / N_k) r_k, so that loss = ||r||^2 = sum_k w_k mean(r_k^2).
+Points may carry weights of their own (a `weight` column beside `points`: causal training), which
+multiply their entries' squares: sqrt(weight) joins each entry's factor, in the loss and in r alike.
 Least-squares optimizers use `residual_vector()`; the others use `loss()`.
 """
 from __future__ import annotations
@@ -15,6 +17,15 @@ import torch
 from .operators import Derivatives
 
 ResidualFn = Callable[[Derivatives, Mapping[str, torch.Tensor]], dict[str, torch.Tensor]]
+
+
+def point_weighted(batch: Mapping[str, torch.Tensor], r: torch.Tensor) -> torch.Tensor:
+    """A residual (N,) or (N, k) times the square root of its points' weights, where they have any."""
+    weight = batch.get("weight")
+    if weight is None:
+        return r
+    root = weight.sqrt()
+    return r * (root if r.dim() == 1 else root[:, None])
 
 
 @dataclass
@@ -59,18 +70,18 @@ class Objective:
         d = (engine or self.engine)(self.model, batch["points"], self.coords, self.fields, g.derivatives, g.owner)
         return g.residuals(d, batch)
 
-    def terms(self) -> dict[str, torch.Tensor]:
-        """Term name -> residual entries, flattened to (N_k,)."""
-        out: dict[str, torch.Tensor] = {}
+    def terms(self) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+        """Term name -> its residual entries, flattened to (N_k,), as they are and point-weighted."""
+        out: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
         for g in self.groups:
             for name, r in self.group_terms(g, g.batch).items():
-                out[name] = r.reshape(-1)
+                out[name] = r.reshape(-1), point_weighted(g.batch, r).reshape(-1)
         return out
 
     def residual_vector(self) -> tuple[torch.Tensor, dict[str, slice]]:
         """The stacked, scaled residual vector r and which slice of it is which term."""
         pieces, slices, offset = [], {}, 0
-        for name, r in self.terms().items():
+        for name, (_, r) in self.terms().items():
             pieces.append(r * self.scale(name, r.numel()))
             slices[name] = slice(offset, offset + r.numel())
             offset += r.numel()
@@ -94,14 +105,15 @@ class Objective:
                     if name not in starts:
                         starts[name], offset = offset, offset + n * per_point
                     rows = torch.arange(starts[name] + i * per_point, starts[name] + i * per_point + r.numel())
-                    yield rows, r.reshape(-1) * self.scale(name, n * per_point)
+                    yield rows, point_weighted(part, r).reshape(-1) * self.scale(name, n * per_point)
 
     def scale(self, name: str, size: int) -> float:
         """sqrt(w / N) of a term with N residual entries: its rows' factor in r."""
         return (self.weights.get(name, 1.0) / size) ** 0.5
 
     def loss(self) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """The scalar loss sum_k w_k mean(r_k^2), and each term's mean square (unweighted)."""
-        terms = {name: r.square().mean() for name, r in self.terms().items()}
-        total = sum(self.weights.get(name, 1.0) * value for name, value in terms.items())
-        return total, terms
+        """The scalar loss sum_k w_k mean(r_k^2) (point weights included), and each term's mean square
+        (unweighted)."""
+        evaluated = self.terms()
+        total = sum(self.weights.get(name, 1.0) * weighted.square().mean() for name, (_, weighted) in evaluated.items())
+        return total, {name: r.square().mean() for name, (r, _) in evaluated.items()}

@@ -16,7 +16,7 @@ from typing import Callable, Iterator, Optional
 import torch
 from torch.func import functional_call, jacrev, vmap
 
-from .loss import Objective, TermGroup
+from .loss import Objective, TermGroup, point_weighted
 from .nets import MLP
 from .operators import JetEngine, parse
 
@@ -35,7 +35,8 @@ class GroupRows(torch.nn.Module):
 
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         terms = self.objective.group_terms(self.group, batch, self.objective.engine.eager())
-        return torch.cat([r.reshape(len(batch["points"]), -1) * self.scales[name] for name, r in terms.items()], dim=1)
+        return torch.cat([point_weighted(batch, r).reshape(len(batch["points"]), -1) * self.scales[name]
+                          for name, r in terms.items()], dim=1)
 
 
 def applies(objective: Objective, params: list[torch.Tensor]) -> bool:

@@ -85,7 +85,9 @@ class Trainer:
         s.cast(DTYPES[options.dtype or s.config.dtype])
         phase = PHASES[options.optimizer](options)
         monitor = Monitor(options, lambda k, last: self._after(index, monitor, k, last), lambda: s.redraw(options),
-                          start)
+                          start, s.reweight)
+        if not start.iterations:
+            s.reweight()
         note = self._restart_note(index, options, start) if start.iterations and not phase.restorable else ""
         log.info("phase %d (%s) starts at iteration %d, %s", index, options.optimizer, start.iterations,
                  str(s.dtype).replace("torch.", ""))

@@ -335,3 +335,15 @@ def test_a_parametric_run_with_redrawn_points_resumes_exactly(monkeypatch, tmp_p
     assert stopped.status == "interrupted"
     resumed = pinnkit.resume(stopped.run_dir)
     assert resumed.status == "completed" and _rows(resumed.run_dir) == _rows(whole.run_dir)
+
+
+def test_a_causally_weighted_run_resumes_exactly(monkeypatch, tmp_path):
+    """The causal weights (the points' weight column, eps and its stage) travel in the checkpoint."""
+    overrides = TINY + ["loss.causal={chunks = 4}", "phases[0].reweight_every=3", "phases[0].resample_every=10",
+                        "phases[1].reweight_every=4"]
+    whole = pinnkit.solve(BURGERS, overrides, out=tmp_path / "whole")
+    stopped = _solve_interrupted(monkeypatch, tmp_path / "run", overrides, "adam", 17)
+    assert stopped.status == "interrupted"
+    resumed = pinnkit.resume(stopped.run_dir)
+    assert resumed.status == "completed" and _rows(resumed.run_dir) == _rows(whole.run_dir)
+    assert "causal_w03" in _rows(whole.run_dir)[-1]

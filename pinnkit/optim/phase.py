@@ -3,7 +3,7 @@
 A phase runs one optimizer under a budget (`iterations`, `max_evaluations`, `max_seconds`). It declares
 what it needs as data (`Phase`: the closure it takes, whether it may run compiled, whether its state can
 be checkpointed, what a point redraw does to it, what it checks before training) and supplies one step;
-`run_phase` does the rest, in this order after every step: count, redraw the points when due, hand over
+`run_phase` does the rest, in this order after every step: count, redraw the points (or recompute the loss weights) when due, hand over
 to the trainer (logging, checkpoints, signals), test the budget. It always returns a `PhaseResult` that
 says why the phase stopped. Phases see parameter groups and an objective view; they know nothing about
 PDEs or network classes.
@@ -36,6 +36,8 @@ class PhaseOptions(BaseModel):
     rad_k: float = Field(1.0, ge=0, le=10, description="RAD exponent of the residual magnitude")
     rad_c: float = Field(1.0, ge=0, description="RAD uniform share: 0 follows the residual only")
     rad_pool: int = Field(10, ge=2, le=1000, description="RAD candidates drawn per point kept")
+    reweight_every: int = Field(0, ge=0, description="recompute the loss's causal weights every k iterations "
+                                "(0: at the phase's start and at point redraws only)")
 
 
 @dataclass
@@ -117,7 +119,8 @@ class Phase:
         raise NotImplementedError
 
     def redrawn(self) -> None:
-        """The collocation points have moved: refresh what was computed on the old ones (or restart)."""
+        """The collocation points have moved, or their loss weights changed: refresh what was computed on the
+        old objective (or restart)."""
 
     def learning_rate(self, k: int) -> Optional[float]:
         """The learning rate of iteration k + 1, for phases that have one (the history's `lr` column)."""
@@ -153,15 +156,18 @@ class Monitor:
 
     `after(k, last)` is the trainer's hook after iteration k (logging, checkpoints, signals; `last`: the phase
     ends here anyway); it may return a stop reason such as "diverged" or "interrupted". `redraw()` moves
-    the collocation points. A monitor may start part-way (`Progress`, from a checkpoint).
+    the collocation points, `reweight()` recomputes the loss's point weights. A monitor may start part-way
+    (`Progress`, from a checkpoint).
     """
 
     def __init__(self, options: PhaseOptions, after: Optional[AfterIteration] = None,
-                 redraw: Optional[Callable[[], None]] = None, start: Optional[Progress] = None):
+                 redraw: Optional[Callable[[], None]] = None, start: Optional[Progress] = None,
+                 reweight: Optional[Callable[[], None]] = None):
         start = start or Progress()
         self.options = options
         self.after = after or (lambda k, last: None)
         self.redraw = redraw or (lambda: None)
+        self.reweight = reweight or (lambda: None)
         self.evaluations = start.evaluations
         self.iterations = start.iterations
         self.start = time.perf_counter() - start.seconds
@@ -223,33 +229,39 @@ def run_phase(phase: Phase, groups: list[dict], objective: ObjectiveView, monito
         raise ValueError(f"{phase.options.optimizer} needs the residual vector, and this objective has only a loss")
     phase.start(groups, objective.counted(monitor.evaluated))
     monitor.attach(phase)
-    redraws = 0
+    redraws = reweights = 0
     try:
         while True:
             step = phase.step(monitor.iterations)
             if not step.iteration:
-                return _result(monitor, step.status, step.message, step.loss, phase, redraws)
+                return _result(monitor, step.status, step.message, step.loss, phase, redraws, reweights)
             k = monitor.iterations + 1
             if phase.options.resample_every and k % phase.options.resample_every == 0:
                 monitor.redraw()
                 phase.redrawn()
                 redraws += 1
+            elif phase.options.reweight_every and k % phase.options.reweight_every == 0:
+                monitor.reweight()
+                phase.redrawn()
+                reweights += 1
             reason = monitor.iteration_done(k, last=step.status is not None)
             if reason is None and step.status is not None:
-                return _result(monitor, step.status, step.message, step.loss, phase, redraws)
+                return _result(monitor, step.status, step.message, step.loss, phase, redraws, reweights)
             reason = reason or monitor.budget_reason()
             if reason is not None:
-                return _result(monitor, reason, BUDGET_MESSAGES[reason], step.loss, phase, redraws)
+                return _result(monitor, reason, BUDGET_MESSAGES[reason], step.loss, phase, redraws, reweights)
     finally:
         phase.close()
 
 
 def _result(monitor: Monitor, status: str, message: str, loss: torch.Tensor, phase: Phase,
-            redraws: int) -> PhaseResult:
+            redraws: int, reweights: int) -> PhaseResult:
     """The phase's result; a phase that restarts at redraws says how often it did, and one that converged
     with budget left says how much (its tolerances, not its budget, ended it)."""
-    if redraws and phase.redraws == "restart":
-        message += f" (restarted at each of {redraws} point redraws: its state does not carry over)"
+    if (redraws or reweights) and phase.redraws == "restart":
+        changes = " and ".join(f"{n} {what}" for n, what in ((redraws, "point redraws"), (reweights, "reweights"))
+                               if n)
+        message += f" (restarted at each of {changes}: its state does not carry over)"
     if status == "converged":
         message += f" ({_unused(monitor)})"
     return monitor.result(status, message, float(loss))
