@@ -17,6 +17,7 @@ import torch
 
 from . import sizing
 from .adaptive import resample
+from .balancing import GradNormWeights
 from .causal import CausalWeights
 from .config import Config, ConfigError
 from .conditions import Condition, Observation
@@ -49,6 +50,7 @@ class Setup:
     taps: Optional[LinearTaps] = None  # the network's linear layers, when the engine shows them every jet row
     dtype: torch.dtype = torch.float64
     causal: Optional[CausalWeights] = None  # `[loss.causal]`: the PDE points' weights in time
+    balance: Optional[GradNormWeights] = None  # `[loss.balance]`: adaptive term weights
 
     def cast(self, dtype: torch.dtype) -> None:
         """Put the model, the PDE parameters, the points and the reference in `dtype` on the device (the
@@ -76,15 +78,21 @@ class Setup:
     def redraw(self, options: PhaseOptions) -> None:
         """New collocation points the way the phase asks (uniform or RAD), weighted anew, in the working dtype."""
         resample(self.objective, self.rng, options.resample, options.rad_k, options.rad_c, options.rad_pool)
-        if self.causal is not None:
-            self.causal.update(self.objective)
         self.objective.to(self.device, self.dtype)
+        self.reweight()
 
     def reweight(self) -> None:
-        """Recompute the causal weights of the PDE points from the current residuals (none: nothing to do)."""
+        """Recompute the causal weights of the PDE points and the balanced term weights, where asked for."""
         if self.causal is not None:
             self.causal.update(self.objective)
             self.objective.to(self.device, self.dtype)
+        if self.balance is not None:
+            self.balance.update(self.objective)
+
+    def weighting_row(self) -> dict[str, float]:
+        """The current causal and balanced weights, for the history."""
+        return {**(self.causal.row() if self.causal is not None else {}),
+                **(self.balance.row() if self.balance is not None else {})}
 
 
 def resolve_device(name: str) -> torch.device:
@@ -362,8 +370,9 @@ def build(config: Config, code: Code = Code()) -> Setup:
     check_phases(config, Sizes(entries, trainable, taps is not None, graph))
     objective.engine = make_engine(config)
     reference = reference_set(problem, domain, config.points.evaluation) if problem.has("reference") else None
+    balance = GradNormWeights(config.loss.weights, config.loss.balance.alpha) if config.loss.balance else None
     setup = Setup(config, problem, model, objective, reference, device, rng, taps,
-                  causal=make_causal(config, problem, domain))
+                  causal=make_causal(config, problem, domain), balance=balance)
     setup.reweight()
     return setup
 

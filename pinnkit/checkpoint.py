@@ -48,6 +48,7 @@ def capture(setup: Setup) -> dict[str, Any]:
         "points": [{k: torch.from_numpy(np.array(v)) for k, v in g.arrays.items()} for g in setup.objective.groups],
         "rng": {"torch": torch.get_rng_state(), "numpy": setup.rng.bit_generator.state},
         "causal": setup.causal.state_dict() if setup.causal is not None else None,
+        "balance": setup.balance.state_dict() if setup.balance is not None else None,
     }
 
 
@@ -80,6 +81,8 @@ def restore(setup: Setup, state: dict[str, Any]) -> None:
     setup.rng.bit_generator.state = state["rng"]["numpy"]
     if setup.causal is not None and state.get("causal") is not None:
         setup.causal.load_state_dict(state["causal"])
+    if setup.balance is not None and state.get("balance") is not None:
+        setup.balance.load_state_dict(state["balance"], setup.objective)
 
 
 def save(run_dir: Path, state: dict[str, Any]) -> None:

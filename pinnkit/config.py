@@ -179,14 +179,22 @@ class CausalSection(_Section):
         return value
 
 
+class BalanceSection(_Section):
+    """`[loss.balance]`: adaptive term weights that balance the terms' gradient norms (Wang et al. 2021)."""
+
+    alpha: float = Field(0.9, ge=0, lt=1, description="moving average of the weights: the share the old one keeps")
+
+
 class LossSection(_Section):
-    """`[loss]`: the weight of each term, and causal weights in time."""
+    """`[loss]`: the weight of each term, causal weights in time, and adaptive term weights."""
 
     weights: dict[str, Annotated[float, Field(ge=0)]] = Field({}, description="weight per loss term, by the "
                                                               "term's name (default 1): pde, bc, ic, data, ...")
     causal: Optional[CausalSection] = Field(None, description="weight the PDE residual causally in time "
                                             "(updated at each phase's start, at point redraws and every "
                                             "`reweight_every` iterations of a phase)")
+    balance: Optional[BalanceSection] = Field(None, description="multiply each term's weight by sum_j |grad L_j| "
+                                              "/ |grad L_k|, updated when the causal weights are")
 
 
 class OutputSection(_Section):

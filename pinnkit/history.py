@@ -54,7 +54,7 @@ class History:
                "time": round(time.perf_counter() - self.started, 4), "lr": lr, **losses}
         row.update({f"rel_l2_{f}": e for f, e in self.last["rel_l2"].items()})
         row.update({name: float(v.detach()) for name, v in s.problem.trainable.items()})
-        row.update(s.causal.row() if s.causal is not None else {})
+        row.update(s.weighting_row())
         self.writer.history(row)
         if not math.isfinite(row["loss"]):
             return row

@@ -1,0 +1,72 @@
+"""Adaptive term weights that balance the gradient norms: on a two-term quadratic toy problem and in a solve."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import pinnkit
+from pinnkit.balancing import GradNormWeights
+from pinnkit.loss import Objective, TermGroup
+from pinnkit.operators import Derivatives
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def toy() -> Objective:
+    """u = a x + b on 16 points; term "steep" = 10 (u - 1), term "flat" = 0.1 (u + 1): gradients 100x apart."""
+    model = torch.nn.Linear(1, 1, dtype=torch.float64)
+    with torch.no_grad():
+        model.weight.fill_(0.3)
+        model.bias.fill_(-0.2)
+
+    def engine(model, points, coords, fields, derivatives, owner="problem"):
+        return Derivatives({"x": points[:, 0], "u": model(points)[:, 0]})
+
+    def group(name, factor, target):
+        return TermGroup(sample=lambda rng: {"points": np.linspace(0, 1, 16)[:, None]}, derivatives=(),
+                         residuals=lambda d, batch: {name: factor * (d.u - target)}, owner=name)
+
+    objective = Objective(model, [group("steep", 10.0, 1.0), group("flat", 0.1, -1.0)], ("x",), ("u",), {}, engine)
+    objective.sample(np.random.default_rng(0))
+    objective.to(torch.device("cpu"), torch.float64)
+    return objective
+
+
+def weighted_norms(balance: GradNormWeights, objective: Objective) -> dict[str, float]:
+    return {k: objective.weights.get(k, 1.0) * n for k, n in balance.norms(objective).items()}
+
+
+def test_without_averaging_the_weighted_gradient_norms_are_equal():
+    objective = toy()
+    balance = GradNormWeights({}, alpha=0.0)
+    before = weighted_norms(balance, objective)
+    assert before["steep"] / before["flat"] > 1e3
+    balance.update(objective)
+    after = weighted_norms(balance, objective)
+    assert after["steep"] == pytest.approx(after["flat"], rel=1e-12)
+    assert after["steep"] == pytest.approx(sum(before.values()), rel=1e-12)  # lambda_k |g_k| = sum_j |g_j|
+
+
+def test_with_averaging_the_weights_move_toward_balance_and_multiply_the_configured_ones():
+    objective = toy()
+    balance = GradNormWeights({"flat": 2.0}, alpha=0.5)
+    n = balance.norms(objective)
+    ratios = [n["steep"] / n["flat"]]
+    for _ in range(6):
+        balance.update(objective)
+        n = {k: balance.factors[k] * v for k, v in balance.norms(objective).items()}
+        ratios.append(n["steep"] / n["flat"])
+    assert all(abs(np.log(b)) < abs(np.log(a)) for a, b in zip(ratios, ratios[1:]))  # toward 1, every update
+    assert abs(np.log(ratios[-1])) < 0.1 * abs(np.log(ratios[0]))
+    assert objective.weights["flat"] == pytest.approx(2.0 * balance.factors["flat"])
+    assert balance.row() == {"weight_steep": balance.factors["steep"], "weight_flat": 2.0 * balance.factors["flat"]}
+
+
+def test_a_balanced_solve_logs_the_weights_and_resumes_them(tmp_path):
+    overrides = ["model.hard_constraints=false", "points.interior=200", "points.boundary=40", "points.initial=40",
+                 "points.evaluation=256", "model.depth=2", "loss.balance={alpha = 0.5}", "phases[0].iterations=6",
+                 "phases[0].reweight_every=2", "phases[1].iterations=4", "output.log_every=2"]
+    result = pinnkit.solve(ROOT / "problems" / "burgers.toml", overrides, out=tmp_path / "run")
+    header = (result.run_dir / "history.csv").read_text().splitlines()[0].split(",")
+    assert {"weight_pde", "weight_bc", "weight_ic"} <= set(header) and result.status == "completed"
