@@ -237,6 +237,13 @@ def test_every_shipped_problem_loads_and_runs_a_few_iterations(toml, tmp_path):
         assert {"u@x=0.5", "v@y=0.5"} <= set(result.rel_l2)
 
 
+def test_the_wave_learns_its_initial_rate_as_a_loss_term_without_hard_constraints(tmp_path):
+    short = TINY + ["model.hard_constraints=false", "phases[0].iterations=3", "phases[1].iterations=3"]
+    result = pinnkit.solve(ROOT / "problems" / "wave.toml", short, out=tmp_path / "run")
+    header = (result.run_dir / "history.csv").read_text().splitlines()[0].split(",")
+    assert result.status == "completed" and {"pde", "bc", "ic", "ic_rate"} <= set(header)
+
+
 def test_custom_pde_example_solves_through_the_cli(tmp_path):
     out = tmp_path / "heat"
     proc = subprocess.run([sys.executable, "-m", "pinnkit", "solve", str(ROOT / "examples" / "custom_pde.toml"),
