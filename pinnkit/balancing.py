@@ -1,6 +1,10 @@
-"""Adaptive loss weights by gradient-norm balancing (learning-rate annealing: Wang, Teng & Perdikaris 2021,
-in the form jaxpi uses): each term's weight is set so that every weighted term pulls the network with the
-same gradient norm, lambda_k = sum_j |grad L_j| / |grad L_k|, smoothed by a moving average.
+"""Adaptive loss weights that balance the terms, smoothed by a moving average:
+
+- `grad_norm` (learning-rate annealing: Wang, Teng & Perdikaris 2021, in the form jaxpi uses): every weighted
+  term pulls the network with the same gradient norm, lambda_k = sum_j |grad L_j| / |grad L_k|;
+- `ntk` (Wang, Yu & Perdikaris 2022): the same with the mean diagonal of each term's neural tangent kernel,
+  mean_i |grad r_i|^2 over its residual entries, in place of the gradient norm (each entry's gradient from
+  batched backward passes: costlier, so update it rarely).
 
 The weights multiply those of `[loss] weights` (default 1) and change only when the trainer asks
 (`reweight_every`, each phase's start, point redraws), so that every phase sees a fixed objective between
@@ -13,28 +17,37 @@ from typing import Any, Mapping
 import torch
 
 from .loss import Objective
+from .optim.gauss_newton import jacobian_rows
 
 
 class GradNormWeights:
-    """Balances the gradient norms of the loss terms; `factors` (term -> lambda) are what it has learnt."""
+    """Balances the loss terms' gradient norms (or NTK traces); `factors` (term -> lambda): what it has learnt."""
 
-    def __init__(self, base: Mapping[str, float], alpha: float):
-        self.base, self.alpha = dict(base), float(alpha)
+    def __init__(self, base: Mapping[str, float], alpha: float, scheme: str = "grad_norm"):
+        if scheme not in ("grad_norm", "ntk"):
+            raise ValueError(f"unknown balancing scheme {scheme!r} (valid: grad_norm, ntk)")
+        self.base, self.alpha, self.scheme = dict(base), float(alpha), scheme
         self.factors: dict[str, float] = {}
 
     def norms(self, objective: Objective) -> dict[str, float]:
-        """|grad L_k| over the network's weights for each term k (point weights included, term weights not)."""
+        """Each term's pull on the network's weights (point weights included, term weights not): |grad L_k|,
+        or for `ntk` the mean squared gradient norm of its entries."""
         params = [p for p in objective.model.parameters() if p.requires_grad]
         with torch.enable_grad():
             terms = objective.terms()
             out = {}
             for name, (_, weighted) in terms.items():
+                if self.scheme == "ntk":
+                    squares = sum(float(J.square().sum()) for _, _, J in
+                                  jacobian_rows([(None, weighted)], weighted.numel(), params))
+                    out[name] = squares / weighted.numel()
+                    continue
                 grads = torch.autograd.grad(weighted.square().mean(), params, retain_graph=True, allow_unused=True)
                 out[name] = float(torch.sqrt(sum(g.square().sum() for g in grads if g is not None)))
         return out
 
     def update(self, objective: Objective) -> None:
-        """New factors from the current gradient norms (a term with none keeps its factor), into the objective."""
+        """New factors from the terms' current pulls (a term with none keeps its factor), into the objective."""
         norms = self.norms(objective)
         total = sum(norms.values())
         for name, norm in norms.items():

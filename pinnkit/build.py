@@ -370,7 +370,8 @@ def build(config: Config, code: Code = Code()) -> Setup:
     check_phases(config, Sizes(entries, trainable, taps is not None, graph))
     objective.engine = make_engine(config)
     reference = reference_set(problem, domain, config.points.evaluation) if problem.has("reference") else None
-    balance = GradNormWeights(config.loss.weights, config.loss.balance.alpha) if config.loss.balance else None
+    b = config.loss.balance
+    balance = GradNormWeights(config.loss.weights, b.alpha, b.scheme) if b is not None else None
     setup = Setup(config, problem, model, objective, reference, device, rng, taps,
                   causal=make_causal(config, problem, domain), balance=balance)
     setup.reweight()

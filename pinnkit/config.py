@@ -182,6 +182,8 @@ class CausalSection(_Section):
 class BalanceSection(_Section):
     """`[loss.balance]`: adaptive term weights that balance the terms' gradient norms (Wang et al. 2021)."""
 
+    scheme: Literal["grad_norm", "ntk"] = Field("grad_norm", description="balance the terms' gradient norms, or "
+                                                "the mean diagonals of their neural tangent kernels")
     alpha: float = Field(0.9, ge=0, lt=1, description="moving average of the weights: the share the old one keeps")
 
 
@@ -194,7 +196,8 @@ class LossSection(_Section):
                                             "(updated at each phase's start, at point redraws and every "
                                             "`reweight_every` iterations of a phase)")
     balance: Optional[BalanceSection] = Field(None, description="multiply each term's weight by sum_j |grad L_j| "
-                                              "/ |grad L_k|, updated when the causal weights are")
+                                              "/ |grad L_k| (or the NTK traces' ratio), updated when the causal "
+                                              "weights are")
 
 
 class OutputSection(_Section):
