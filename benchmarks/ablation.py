@@ -6,11 +6,13 @@
 Each variant is the case's shipped TOML plus a few overrides (`VARIANTS`): causal weights in time, balanced
 term weights, or the L-BFGS-B phase replaced by SSBroyden in float64. `--seconds` caps the last phase's
 wall time. Prints the median and range of the relative L2 error of u per variant and writes
-benchmarks/results/ablation_<case>.json with every run's error-against-time trace.
+benchmarks/results/ablation_<case>.json with every run's error-against-time trace (keeping the runs of
+earlier invocations that this one does not repeat).
 """
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,13 @@ VARIANTS = {  # name -> overrides of the shipped TOML
 }
 
 
+def kept_runs(path: Path, variants: list[str], seeds: list[int]) -> list[dict[str, Any]]:
+    """The runs an earlier invocation wrote to `path`, less those this one measures again."""
+    if not path.exists():
+        return []
+    return [r for r in json.loads(path.read_text())["runs"] if not (r["variant"] in variants and r["seed"] in seeds)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--case", required=True)
@@ -39,18 +48,19 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     path = args.json or ROOT / "benchmarks" / "results" / f"ablation_{args.case}.json"
-    runs: list[dict[str, Any]] = []
+    runs = kept_runs(path, args.variants, args.seeds)
     print(f"{'variant':<18} {'seed':>4} {'seconds':>8}  rel L2 of u")
     with tempfile.TemporaryDirectory() as tmp:
         for variant in args.variants:
             extra = VARIANTS[variant] + ([f"phases[1].max_seconds={args.seconds}"] if args.seconds else [])
             for seed in args.seeds:
-                r = run(args.case, seed, False, Path(tmp), extra)
+                r = run(args.case, seed, False, Path(tmp) / variant, extra)
                 runs.append({"variant": variant, "overrides": extra, **r})
                 print(f"{variant:<18} {seed:>4} {r['seconds']:>8.1f}  {r['rel_l2']['u']:.2e}", flush=True)
                 write_json(path, {"machine": machine(), "case": args.case, "runs": runs})
+    variants = list(dict.fromkeys(r["variant"] for r in runs))
     summary = {v: {"rel_l2_u": spread([r["rel_l2"]["u"] for r in runs if r["variant"] == v]),
-                   "seconds": spread([r["seconds"] for r in runs if r["variant"] == v])} for v in args.variants}
+                   "seconds": spread([r["seconds"] for r in runs if r["variant"] == v])} for v in variants}
     write_json(path, {"machine": machine(), "case": args.case, "summary": summary, "runs": runs})
     for v, s in summary.items():
         e = s["rel_l2_u"]
