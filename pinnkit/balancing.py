@@ -16,7 +16,7 @@ from typing import Any, Mapping
 
 import torch
 
-from .loss import Objective
+from .loss import Objective, point_weighted
 from .optim.gauss_newton import jacobian_rows
 
 
@@ -33,10 +33,11 @@ class GradNormWeights:
         """Each term's pull on the network's weights (point weights included, term weights not): |grad L_k|,
         or for `ntk` the mean squared gradient norm of its entries."""
         params = [p for p in objective.model.parameters() if p.requires_grad]
+        engine, out = objective.engine.eager(), {}  # a compiled backward cannot be run once per term
         with torch.enable_grad():
-            terms = objective.terms()
-            out = {}
-            for name, (_, weighted) in terms.items():
+            terms = {name: point_weighted(g.batch, r).reshape(-1) for g in objective.groups
+                     for name, r in objective.group_terms(g, g.batch, engine).items()}
+            for name, weighted in terms.items():
                 if self.scheme == "ntk":
                     squares = sum(float(J.square().sum()) for _, _, J in
                                   jacobian_rows([(None, weighted)], weighted.numel(), params))
