@@ -374,7 +374,9 @@ def build(config: Config, code: Code = Code()) -> Setup:
     balance = GradNormWeights(config.loss.weights, b.alpha, b.scheme) if b is not None else None
     setup = Setup(config, problem, model, objective, reference, device, rng, taps,
                   causal=make_causal(config, problem, domain), balance=balance)
-    setup.reweight()
+    if setup.causal is not None:  # the points carry their weights from the start (checkpoints hold them);
+        setup.causal.update(objective, advance=False)  # the trainer updates them at each phase's start
+        objective.to(device, torch.float64)
     return setup
 
 

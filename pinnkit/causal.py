@@ -42,23 +42,25 @@ class CausalWeights:
         before = np.concatenate([[0.0], np.cumsum(losses)[:-1]])
         return np.exp(-self.eps * before)
 
-    def observe(self, losses: np.ndarray) -> None:
-        """Take new chunk losses: the weights at the current eps, or at the next one if these all exceed `tol`."""
+    def observe(self, losses: np.ndarray, advance: bool = True) -> None:
+        """Take new chunk losses: the weights at the current eps, or (with `advance`) at the next one if these
+        all exceed `tol`."""
         self.losses = np.asarray(losses, float)
         self.weights = self.weights_for(self.losses)
-        if self.weights[-1] > self.tol and self.stage < len(self.schedule) - 1:
+        if advance and self.weights[-1] > self.tol and self.stage < len(self.schedule) - 1:
             self.stage += 1
             self.weights = self.weights_for(self.losses)
 
-    def update(self, objective: Objective) -> None:
-        """Recompute the weights from the current residuals, move eps on when they all exceed `tol`, and set
-        every PDE point's `weight` (float64 masters: call `objective.to(...)` afterwards)."""
+    def update(self, objective: Objective, advance: bool = True) -> None:
+        """Recompute the weights from the current residuals, move eps on when they all exceed `tol` (unless
+        `advance` is false: the first weights, before training), and set every PDE point's `weight` (float64
+        masters: call `objective.to(...)` afterwards)."""
         for group in (g for g in objective.groups if g.adaptive):
             points = group.arrays["points"]
             chunk = self.chunk_of(points[:, self.column])
             counts = np.bincount(chunk, minlength=self.chunks)
             squares = residual_magnitude(objective, group, points) ** 2
-            self.observe(np.bincount(chunk, weights=squares, minlength=self.chunks) / np.maximum(counts, 1))
+            self.observe(np.bincount(chunk, weights=squares, minlength=self.chunks) / np.maximum(counts, 1), advance)
             share = len(points) / (self.chunks * np.maximum(counts[chunk], 1))
             group.arrays = {**group.arrays, "weight": self.weights[chunk] * share}
             group.batch = {}
