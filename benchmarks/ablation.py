@@ -4,8 +4,10 @@
         --seeds 0 1 2 [--seconds 900]
 
 Each variant is the case's shipped TOML plus a few overrides (`VARIANTS`): causal weights in time, balanced
-term weights, or the L-BFGS-B phase replaced by SSBroyden in float64. `--seconds` caps the last phase's
-wall time. Prints the median and range of the relative L2 error of u per variant and writes
+term weights, the L-BFGS-B phase replaced by SSBroyden in float64, or time-marching over 8 windows (the
+initial values continued exactly where the case's are exact, `march`, or as loss terms, `march_soft`), each
+window with a quarter of the case's iterations or less. `--seconds` caps the last phase's wall time (in
+each window). Prints the median and range of the relative L2 error of u per variant and writes
 benchmarks/results/ablation_<case>.json with every run's error-against-time trace (keeping the runs of
 earlier invocations that this one does not repeat).
 """
@@ -23,12 +25,15 @@ from problems import run
 ROOT = Path(__file__).resolve().parents[1]
 SSBROYDEN = ('{optimizer = "ssbroyden", iterations = 20000, resample_every = 1000, resample = "rad", '
              'ftol = 0.0, gtol = 0.0, dtype = "float64"}')
+MARCH = ["time.slabs=8", "phases[0].iterations=300", "phases[1].iterations=700", "phases[1].resample_every=350"]
 VARIANTS = {  # name -> overrides of the shipped TOML
     "default": [],
     "causal": ["loss.causal={chunks = 32}", "phases[0].reweight_every=10", "phases[1].reweight_every=500"],
     "balance": ["loss.balance={alpha = 0.9}", "phases[0].reweight_every=100", "phases[1].reweight_every=500"],
     "ssbroyden": [f"phases[1]={SSBROYDEN}"],
     "causal+ssbroyden": ["loss.causal={chunks = 32}", "phases[0].reweight_every=10", f"phases[1]={SSBROYDEN}"],
+    "march": MARCH,
+    "march_soft": MARCH + ["model.hard_constraints=false", "points.initial=512"],
 }
 
 

@@ -35,13 +35,16 @@ def rad_probabilities(magnitude: np.ndarray, k: float, c: float) -> Optional[np.
     return density / density.sum() if density.sum() > 0 else np.full(len(density), 1 / len(density))
 
 
-def residual_magnitude(objective: Objective, group: TermGroup, points: np.ndarray) -> np.ndarray:
-    """Root of the summed squares of every term of `group` at `points` (M, d), in chunks, by the objective's
-    engine run eagerly (a compiled one would recompile for every new chunk shape)."""
+def residual_magnitude(objective: Objective, group: TermGroup, points: np.ndarray,
+                       data: Optional[dict[str, np.ndarray]] = None) -> np.ndarray:
+    """Root of the summed squares of every term of `group` at `points` (M, d), with what goes with them
+    (`data`: normals, targets, by name), in chunks, by the objective's engine run eagerly (a compiled one
+    would recompile for every new chunk shape)."""
     p, engine = next(objective.model.parameters()), objective.engine.eager()
+    arrays = {**(data or {}), "points": points}
     out = []
     for start in range(0, len(points), CHUNK):
-        batch = {"points": torch.as_tensor(points[start:start + CHUNK]).to(p.device, p.dtype)}
+        batch = {k: torch.as_tensor(v[start:start + CHUNK]).to(p.device, p.dtype) for k, v in arrays.items()}
         with torch.enable_grad():
             terms = objective.group_terms(group, batch, engine)
         squares = sum(r.detach().reshape(len(batch["points"]), -1).square().sum(dim=1) for r in terms.values())

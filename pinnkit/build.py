@@ -8,7 +8,7 @@ clear line and nothing written.
 from __future__ import annotations
 
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
 
@@ -17,12 +17,14 @@ import torch
 
 from . import sizing
 from .adaptive import resample
+from .attention import ResidualAttention
 from .balancing import GradNormWeights
 from .causal import CausalWeights
 from .config import Config, ConfigError
 from .conditions import Condition, Observation
 from .geometry import Domain, Parametric
 from .loss import Objective, TermGroup
+from .marching import TimeMarching
 from .metrics import ReferenceSet, reference_set
 from .nets import NETWORKS, Constrained, LinearTaps, layer_taps
 from .operators import AutogradEngine, Derivatives, JetEngine
@@ -51,6 +53,11 @@ class Setup:
     dtype: torch.dtype = torch.float64
     causal: Optional[CausalWeights] = None  # `[loss.causal]`: the PDE points' weights in time
     balance: Optional[GradNormWeights] = None  # `[loss.balance]`: adaptive term weights
+    attention: Optional[ResidualAttention] = None  # `[loss.attention]`: a multiplier per point
+    marching: Optional[TimeMarching] = None  # `[time]`: the time windows (`model` is then a TimeMarched)
+    window: int = 0  # the time window being trained
+    conditions: list[Condition] = field(default_factory=list)  # the problem's conditions and observations
+    evaluation: Optional[ReferenceSet] = None  # the whole reference; `reference` is what the history reports
 
     def cast(self, dtype: torch.dtype) -> None:
         """Put the model, the PDE parameters, the points and the reference in `dtype` on the device (the
@@ -62,7 +69,7 @@ class Setup:
 
     def parameter_groups(self) -> list[dict]:
         """Network weights unbounded; each trainable PDE parameter in its own group with its bounds."""
-        groups = [{"params": list(self.model.parameters())}]
+        groups = [{"params": list(self.objective.model.parameters())}]
         for name, value in self.problem.trainable.items():
             low, high = self.problem.bounds.get(name, (None, None))
             groups.append({"params": [value], "lower": low, "upper": high, "name": name, "weight_decay": 0.0})
@@ -81,17 +88,49 @@ class Setup:
         self.objective.to(self.device, self.dtype)
         self.reweight()
 
+    def enter(self, window: int) -> None:
+        """Train time window `window` from now on (`[time]`): its network (the others frozen), its points and
+        initial conditions, new causal and balanced weights, and the error over the times solved by its end."""
+        m = self.marching
+        trained = m.start(window, self.model)
+        domain = m.window(window)
+        groups = make_groups(self.config, self.problem, domain, m.conditions(window, self.conditions, self.model))
+        self.objective = Objective(trained, groups, self.problem.inputs, self.problem.fields, self.config.loss.weights,
+                                   self.objective.engine)
+        self.objective.sample(self.rng)
+        self.taps = layer_taps(trained) if self.taps is not None else None
+        self.causal, self.balance = make_causal(self.config, self.problem, domain), make_balance(self.config)
+        self.reference = m.reference(window, self.evaluation)
+        self.window = window
+        for part in (self.objective, self.reference):
+            if part is not None:
+                part.to(self.device, self.dtype)
+        self.first_weights()
+
+    def first_weights(self) -> None:
+        """The points' first causal weights, without moving eps, and attention multipliers of 1: the trainer's
+        update at the phase's start is the first real one (checkpoints hold them from the start)."""
+        if self.causal is not None:
+            self.causal.update(self.objective, advance=False)
+        if self.attention is not None:
+            self.attention.start(self.objective)
+        self.objective.to(self.device, self.dtype)
+
     def reweight(self) -> None:
-        """Recompute the causal weights of the PDE points and the balanced term weights, where asked for."""
+        """Recompute the causal weights of the PDE points, the attention multipliers and the balanced term
+        weights, where asked for."""
         if self.causal is not None:
             self.causal.update(self.objective)
-            self.objective.to(self.device, self.dtype)
+        if self.attention is not None:
+            self.attention.update(self.objective)
+        self.objective.to(self.device, self.dtype)
         if self.balance is not None:
             self.balance.update(self.objective)
 
     def weighting_row(self) -> dict[str, float]:
-        """The current causal and balanced weights, for the history."""
+        """The current causal weights, attention multipliers and balanced weights, for the history."""
         return {**(self.causal.row() if self.causal is not None else {}),
+                **(self.attention.row(self.objective) if self.attention is not None else {}),
                 **(self.balance.row() if self.balance is not None else {})}
 
 
@@ -135,6 +174,15 @@ def make_model(config: Config, problem: Problem, domain, code: Code = Code()) ->
     if not problem.has("output_transform"):
         raise ConfigError(f"model.hard_constraints: {type(problem).__name__} defines no output_transform")
     return Constrained(net, problem.output_transform, problem.coords, problem.fields)
+
+
+def solution_model(config: Config, problem: Problem, code: Code = Code()) -> torch.nn.Module:
+    """The network of a solved run as `run.load` rebuilds it: the configured one, or the time windows'."""
+    domain = problem.domain()
+    if config.time is None:
+        return make_model(config, problem, points_domain(problem, domain), code)
+    marching = TimeMarching.of(config, problem, domain, problem.conditions())
+    return marching.model(lambda window: make_model(config, problem, window, code), code.network)
 
 
 def user_network(config: Config, problem: Problem, source: Optional[Path] = None) -> torch.nn.Module:
@@ -195,7 +243,7 @@ def _condition_group(cond: Condition, problem: Problem, domain, n: int, sampler:
 
     return TermGroup(sample=lambda rng: cond.sample(domain, n, sampler, rng),
                      derivatives=cond.derivatives(problem.coords, problem.fields), residuals=residuals,
-                     owner=f"condition {cond.name!r}", resample=cond.points_key is not None,
+                     owner=f"condition {cond.name!r}", label=cond.name, resample=cond.points_key is not None,
                      pointwise=cond.pointwise)
 
 
@@ -214,14 +262,14 @@ def make_observations(config: Config, problem: Problem) -> list[Condition]:
         raise ConfigError(f"data.file: {err}") from None
 
 
-def make_groups(config: Config, problem: Problem, domain) -> list[TermGroup]:
-    """The PDE terms on interior points, then one group per condition not imposed exactly, then the data."""
+def make_groups(config: Config, problem: Problem, domain, conditions: list[Condition]) -> list[TermGroup]:
+    """The PDE terms on interior points, then one group per condition not imposed exactly (the data last)."""
     p = config.points
     groups = [TermGroup(sample=lambda rng: {"points": domain.sample_interior(p.interior, p.sampler, rng)},
                         derivatives=tuple(problem.derivatives), residuals=lambda d, batch: pde_residuals(problem, d),
                         owner=type(problem).__name__, adaptive=True)]
     skip = problem.hard_constrained if config.model.hard_constraints else ()
-    for cond in user_conditions(problem) + make_observations(config, problem):
+    for cond in conditions:
         try:
             cond.check(domain, problem.coords, problem.fields)
         except ValueError as err:
@@ -262,7 +310,8 @@ def user_domain(problem: Problem) -> Domain:
     domain = _user_call(problem, problem.domain)
     name = type(problem).__name__
     if not isinstance(domain, Domain):
-        raise ProblemError(f"{name}.domain() must return a domain (Interval, Rectangle, Box, Polygon, or one of "
+        raise ProblemError(f"{name}.domain() must return a domain (Interval, Rectangle, Box, Polygon, Disk, Ball, "
+                           f"Annulus, their unions, differences and intersections, or one of "
                            f"them times a TimeInterval), got {type(domain).__name__}")
     if domain.dim != len(problem.coords):
         raise ProblemError(f"{name}: domain has {domain.dim} dimensions but coords are {problem.coords}")
@@ -357,27 +406,42 @@ def build(config: Config, code: Code = Code()) -> Setup:
                           f"{MIN_PER_AXIS} per axis on this {domain.dim}-dimensional domain; use at least "
                           f"{MIN_PER_AXIS ** domain.dim}")
     space = points_domain(problem, domain)
-    model = make_model(config, problem, space, code).to(device)
-    objective = Objective(model, make_groups(config, problem, space), problem.inputs, problem.fields,
+    conditions = user_conditions(problem) + make_observations(config, problem)
+    marching = TimeMarching.of(config, problem, domain, conditions) if config.time is not None else None
+    if marching is None:
+        model = trained = make_model(config, problem, space, code).to(device)
+    else:
+        model = marching.model(lambda window: make_model(config, problem, window, code), code.network).to(device)
+        trained, space = marching.start(0, model), marching.window(0)
+    objective = Objective(trained, make_groups(config, problem, space, conditions), problem.inputs, problem.fields,
                           config.loss.weights, make_engine(config, compile=False))  # eager for the checks
     rng = np.random.default_rng(config.seed)
     objective.sample(rng)
     problem.to(device, torch.float64)
     objective.to(device, torch.float64)
     entries, graph = check_terms(objective, problem, config)
-    taps = layer_taps(model) if config.model.engine == "jet" else None  # autograd shows no derivative rows
-    trainable = sum(p.numel() for p in [*model.parameters(), *problem.trainable.values()])
+    taps = layer_taps(trained) if config.model.engine == "jet" else None  # autograd shows no derivative rows
+    trainable = sum(p.numel() for p in [*trained.parameters(), *problem.trainable.values()])
     check_phases(config, Sizes(entries, trainable, taps is not None, graph))
     objective.engine = make_engine(config)
     reference = reference_set(problem, domain, config.points.evaluation) if problem.has("reference") else None
-    b = config.loss.balance
-    balance = GradNormWeights(config.loss.weights, b.alpha, b.scheme) if b is not None else None
-    setup = Setup(config, problem, model, objective, reference, device, rng, taps,
-                  causal=make_causal(config, problem, domain), balance=balance)
-    if setup.causal is not None:  # the points carry their weights from the start (checkpoints hold them);
-        setup.causal.update(objective, advance=False)  # the trainer updates them at each phase's start
-        objective.to(device, torch.float64)
+    setup = Setup(config, problem, model, objective, marching.reference(0, reference) if marching else reference,
+                  device, rng, taps, causal=make_causal(config, problem, space), balance=make_balance(config),
+                  attention=make_attention(config), marching=marching, conditions=conditions, evaluation=reference)
+    setup.first_weights()
     return setup
+
+
+def make_attention(config: Config) -> Optional[ResidualAttention]:
+    """The residual-based attention `[loss.attention]` asks for."""
+    a = config.loss.attention
+    return ResidualAttention(a.gamma, a.eta) if a is not None else None
+
+
+def make_balance(config: Config) -> Optional[GradNormWeights]:
+    """The adaptive term weights `[loss.balance]` asks for."""
+    b = config.loss.balance
+    return GradNormWeights(config.loss.weights, b.alpha, b.scheme) if b is not None else None
 
 
 def make_causal(config: Config, problem: Problem, domain: Domain) -> Optional[CausalWeights]:

@@ -187,7 +187,7 @@ def check(state: dict[str, Any], config: Config, file: Path) -> None:
     except ValidationError as err:
         first = err.errors()[0]
         raise RunError(f"{file}: {'.'.join(map(str, first['loc']))}: {first['msg']}") from None
-    phases, done, progress = config.phases, position.results, position.progress
+    phases, done, progress = [p for _, p in config.schedule], position.results, position.progress
     iterations = sum(r.iterations for r in done)
     budget = phases[position.phase].iterations if position.phase < len(phases) else 0
     problems = [

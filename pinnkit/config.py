@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from . import catalog
 from .nets import NETWORKS
-from .optim import PHASES
+from .optim import PHASES, PhaseOptions
 
 
 MAX_COMBINATIONS = 256  # of ranged parameter values at which the error is evaluated
@@ -187,6 +187,14 @@ class BalanceSection(_Section):
     alpha: float = Field(0.9, ge=0, lt=1, description="moving average of the weights: the share the old one keeps")
 
 
+class AttentionSection(_Section):
+    """`[loss.attention]`: residual-based attention (Anagnostopoulos et al. 2024), a multiplier per point."""
+
+    gamma: float = Field(0.999, gt=0, lt=1, description="the share of its old value a multiplier keeps at "
+                                                        "each update")
+    eta: float = Field(0.01, gt=0, description="the step toward |r| / max |r| at each update")
+
+
 class LossSection(_Section):
     """`[loss]`: the weight of each term, causal weights in time, and adaptive term weights."""
 
@@ -195,9 +203,38 @@ class LossSection(_Section):
     causal: Optional[CausalSection] = Field(None, description="weight the PDE residual causally in time "
                                             "(updated at each phase's start, at point redraws and every "
                                             "`reweight_every` iterations of a phase)")
+    attention: Optional[AttentionSection] = Field(None, description="multiply each point's residual by a "
+                                                  "multiplier that grows where it stays large (updated when the "
+                                                  "causal weights are)")
     balance: Optional[BalanceSection] = Field(None, description="multiply each term's weight by sum_j |grad L_j| "
                                               "/ |grad L_k| (or the NTK traces' ratio), updated when the causal "
                                               "weights are")
+
+
+class TimeSection(_Section):
+    """`[time]`: time-marching. The time range is cut into windows trained one after another, every phase
+    in each; a window's initial values are the previous window's final ones."""
+
+    slabs: Optional[int] = Field(None, ge=1, le=1000, description="this many windows of equal length")
+    boundaries: Optional[list[float]] = Field(None, min_length=2, max_length=1001, description="or the window "
+                                              "boundaries, increasing, from the domain's t0 to its t1")
+    warm_start: bool = Field(True, description="each window's network starts from the previous window's "
+                                               "weights (else from the seed's initialisation)")
+
+    @model_validator(mode="after")
+    def _one_way(self) -> "TimeSection":
+        if (self.slabs is None) == (self.boundaries is None):
+            raise ValueError("give either slabs (a number of equal windows) or boundaries (their edges), "
+                             "not both and not neither")
+        edges = self.boundaries or []
+        if any(b <= a for a, b in zip(edges, edges[1:])):
+            raise ValueError(f"boundaries must increase, got {edges}")
+        return self
+
+    @property
+    def windows(self) -> int:
+        """How many windows."""
+        return self.slabs if self.slabs is not None else len(self.boundaries) - 1
 
 
 class OutputSection(_Section):
@@ -241,6 +278,7 @@ class Config(_Section):
     model: ModelSection = ModelSection()
     phases: list[PhaseConfig] = Field(min_length=1)
     loss: LossSection = LossSection()
+    time: Optional[TimeSection] = None
     output: OutputSection = OutputSection()
     sweep: Optional[SweepSection] = None
 
@@ -248,6 +286,11 @@ class Config(_Section):
     def compilable(self) -> bool:
         """Whether every phase lets the derivative engine run compiled (`Phase.compilable`)."""
         return all(PHASES[p.optimizer].compilable for p in self.phases)
+
+    @property
+    def schedule(self) -> list[tuple[int, PhaseOptions]]:
+        """The phases as they run: (window, options), every phase once per time window (`[time]`)."""
+        return [(w, p) for w in range(self.time.windows if self.time else 1) for p in self.phases]
 
     @model_validator(mode="after")
     def _check_combinations(self) -> "Config":

@@ -30,9 +30,9 @@ class History:
         self.snapshot: Optional[dict[str, Any]] = None
         self.bar: Optional[tqdm] = None
 
-    def begin(self, index: int, options: PhaseOptions, done: int) -> None:
-        """A phase starts, `done` of its iterations already behind it (a resume): open its progress bar."""
-        self.bar = tqdm(total=options.iterations, initial=done, desc=f"phase {index} {options.optimizer}",
+    def begin(self, name: str, options: PhaseOptions, done: int) -> None:
+        """Phase `name` starts, `done` of its iterations already behind it (a resume): open its progress bar."""
+        self.bar = tqdm(total=options.iterations, initial=done, desc=f"{name} {options.optimizer}",
                         disable=self.quiet, dynamic_ncols=True, leave=True)
 
     def end(self) -> None:
@@ -50,7 +50,7 @@ class History:
         errors = s.reference.errors(s.model, s.problem.fields) if s.reference is not None else {}
         losses = {"loss": float(total.detach()), **{name: float(v.detach()) for name, v in terms.items()}}
         self.last = {"loss": losses, "rel_l2": {f: float(e) for f, e in errors.items()}}
-        row = {"phase": index, "optimizer": optimizer, "iteration": k, "step": step, "evaluations": evaluations,
+        row = {**({"window": s.window} if s.marching else {}), "phase": index, "optimizer": optimizer, "iteration": k, "step": step, "evaluations": evaluations,
                "time": round(time.perf_counter() - self.started, 4), "lr": lr, **losses}
         row.update({f"rel_l2_{f}": e for f, e in self.last["rel_l2"].items()})
         row.update({name: float(v.detach()) for name, v in s.problem.trainable.items()})

@@ -3,7 +3,8 @@
 Term k with residual entries r_k (N_k of them) and weight w_k enters the stacked
 residual vector as sqrt(w_k / N_k) r_k, so that loss = ||r||^2 = sum_k w_k mean(r_k^2).
 Points may carry weights of their own (a `weight` column beside `points`: causal training), which
-multiply their entries' squares: sqrt(weight) joins each entry's factor, in the loss and in r alike.
+multiply their entries' squares, and multipliers (an `attention` column: residual-based attention), which
+multiply the entries: sqrt(weight) * attention joins each entry's factor, in the loss and in r alike.
 Least-squares optimizers use `residual_vector()`; the others use `loss()`.
 """
 from __future__ import annotations
@@ -20,12 +21,15 @@ ResidualFn = Callable[[Derivatives, Mapping[str, torch.Tensor]], dict[str, torch
 
 
 def point_weighted(batch: Mapping[str, torch.Tensor], r: torch.Tensor) -> torch.Tensor:
-    """A residual (N,) or (N, k) times the square root of its points' weights, where they have any."""
-    weight = batch.get("weight")
-    if weight is None:
+    """A residual (N,) or (N, k) times the square root of its points' weights and their attention multipliers,
+    where they have any."""
+    weight, attention = batch.get("weight"), batch.get("attention")
+    if weight is None and attention is None:
         return r
-    root = weight.sqrt()
-    return r * (root if r.dim() == 1 else root[:, None])
+    factor = weight.sqrt() if weight is not None else None
+    if attention is not None:
+        factor = attention if factor is None else factor * attention
+    return r * (factor if r.dim() == 1 else factor[:, None])
 
 
 @dataclass
@@ -36,6 +40,7 @@ class TermGroup:
     derivatives: tuple[str, ...]
     residuals: ResidualFn
     owner: str  # who declares the derivatives, for error messages
+    label: str = "pde"  # a short name for logs: "pde", or the condition's name
     resample: bool = True
     pointwise: bool = True  # each residual row depends on its own point only (not Periodic's pairs)
     adaptive: bool = False  # residual-based redraws (RAD) move these points (the PDE's collocation points)

@@ -65,6 +65,12 @@ class ReferenceSet:
         for probe in self.probes.values():
             probe.to(device, dtype)
 
+    def subset(self, keep: np.ndarray) -> "ReferenceSet":
+        """The points where `keep` holds, probes left out: the error over a part of the domain."""
+        labels = None if self.labels is None else self.labels.cpu().numpy()[keep]
+        return ReferenceSet(self.arrays["points"][keep], {f: self.arrays[f][keep] for f in self.fields},
+                            self.mean_free, None, labels)
+
     @torch.no_grad()
     def errors(self, model: torch.nn.Module, fields: Sequence[str]) -> dict[str, torch.Tensor]:
         """Field name (and `field@probe`) -> relative L2 error of the model (0-d tensors, no host sync)."""

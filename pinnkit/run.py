@@ -24,7 +24,7 @@ from typing import Any, Iterator, Mapping, Optional, Sequence, Union
 
 import torch
 
-from .build import make_model, make_problem, points_domain
+from .build import make_problem, solution_model
 from .solution import Solution
 from .usercode import Code, source_file
 from .config import Config, ConfigError, load as load_config
@@ -222,7 +222,7 @@ def load(run_dir: Union[str, Path], device: str = "cpu", trust_code: bool = Fals
         raise RunError(f"{path}: its {' and '.join(untrusted)} is Python code that opening the run would run; "
                        f"open it with trust_code=True (command line: --trust-code) if you trust it")
     solved = make_problem(config, code)
-    net = make_model(config, solved, points_domain(solved, solved.domain()), code)
+    net = solution_model(config, solved, code)
     state = read_torch(path / "model.pt", ("model", "parameters"), device)
     try:
         dtype = state["model"][next(iter(state["model"]))].dtype

@@ -61,23 +61,37 @@ class Trainer:
 
     def _phases(self, first: int, progress: Progress) -> tuple[str, str]:
         """Phases `first`, ... in order (the first from `progress`), a checkpoint after each; the run's status."""
-        phases = self.setup.config.phases
-        for index in range(first, len(phases)):
+        schedule = self.setup.config.schedule
+        for index in range(first, len(schedule)):
             if self.signals.received:
                 return "interrupted", self._interrupted(index, 0)
-            result = self._phase(index, phases[index], progress)
+            result = self._phase(index, schedule[index][1], progress)
             progress = Progress()
             self.results.append(result)
             self.step += result.iterations
             if result.status == "interrupted":
                 return "interrupted", self._interrupted(index, result.iterations)
             if result.status == "stopped":
-                return "stopped", f"stopped by a callback in phase {index} at iteration {result.iterations}" \
+                return "stopped", f"stopped by a callback in {self._name(index)} at iteration {result.iterations}" \
                                   f"{': ' + self.stopped_by if self.stopped_by else ''}"
             if result.status in STOPS:
-                return result.status, f"phase {index} ({phases[index].optimizer}): {result.message}"
+                return result.status, f"{self._name(index)} ({schedule[index][1].optimizer}): {result.message}"
+            self._enter(index + 1)  # before the checkpoint: it holds the next window's points
             self._checkpoint(index + 1, progress)
         return "completed", "all phases ran"
+
+    def _name(self, index: int) -> str:
+        """`phase 1`, or `window 2, phase 1` for a time-marched run."""
+        window, phases = self.setup.config.schedule[index][0], len(self.setup.config.phases)
+        return f"window {window}, phase {index % phases}" if self.setup.marching else f"phase {index}"
+
+    def _enter(self, index: int) -> None:
+        """Move to the time window of scheduled phase `index` (if there is one and it is another window)."""
+        schedule = self.setup.config.schedule
+        if index < len(schedule) and schedule[index][0] != self.setup.window:
+            log.info("time window %d: t in [%g, %g]", schedule[index][0], *self.setup.marching.edges[
+                schedule[index][0]:schedule[index][0] + 2])
+            self.setup.enter(schedule[index][0])
 
     def _phase(self, index: int, options: PhaseOptions, start: Progress) -> PhaseResult:
         """Run phase `index` from `start` in its dtype, with its progress bar; its result."""
@@ -89,15 +103,15 @@ class Trainer:
         if not start.iterations:
             s.reweight()
         note = self._restart_note(index, options, start) if start.iterations and not phase.restorable else ""
-        log.info("phase %d (%s) starts at iteration %d, %s", index, options.optimizer, start.iterations,
+        log.info("%s (%s) starts at iteration %d, %s", self._name(index), options.optimizer, start.iterations,
                  str(s.dtype).replace("torch.", ""))
-        self.history.begin(index, options, start.iterations)
+        self.history.begin(self._name(index), options, start.iterations)
         try:
             result = self._guarded(index, phase, monitor)
         finally:  # a second signal leaves no progress bar behind
             self.history.end()
         result.message += f" ({note})" if note else ""
-        log.info("phase %d (%s) %s after %d iterations, %d evaluations: %s", index, options.optimizer,
+        log.info("%s (%s) %s after %d iterations, %d evaluations: %s", self._name(index), options.optimizer,
                  result.status, result.iterations, result.evaluations, result.message)
         return result
 
@@ -110,7 +124,7 @@ class Trainer:
         try:
             result = run_phase(phase, s.parameter_groups(), s.view(), monitor)
         except Exception as err:  # keep the finished work; report what broke in one line, the traceback in run.log
-            log.error("phase %d (%s) failed", index, options.optimizer, exc_info=True)
+            log.error("%s (%s) failed", self._name(index), options.optimizer, exc_info=True)
             result = monitor.result("failed", f"{type(err).__name__}: {err} (traceback in run.log)", math.nan)
         last_logged = result.iterations % s.config.output.log_every == 0
         if result.status not in STOPS and not last_logged:
@@ -136,7 +150,8 @@ class Trainer:
         """Write the history row of iteration k and show it to the callbacks; "diverged" on a non-finite loss,
         "stopped" when a callback asks for it, else None."""
         lr = phase.learning_rate(max(k - 1, 0))  # that of the step just taken
-        row = self.history.log(index, phase.options.optimizer, k, self.step + k, evaluations, lr)
+        row = self.history.log(index % len(self.setup.config.phases), phase.options.optimizer, k, self.step + k,
+                               evaluations, lr)
         if not math.isfinite(row["loss"]):
             return "diverged"
         for callback in self.callbacks:
@@ -147,14 +162,14 @@ class Trainer:
         return None
 
     def _interrupted(self, index: int, k: int) -> str:
-        return (f"interrupted by {self.signals.name} in phase {index} at iteration {k} (step {self.step}); "
+        return (f"interrupted by {self.signals.name} in {self._name(index)} at iteration {k} (step {self.step}); "
                 f"continue with: {checkpoint.resume_command(self.writer.path)}")
 
     def _restart_note(self, index: int, options: PhaseOptions, start: Progress) -> str:
         """For a phase continued part-way whose state cannot be restored (SciPy): say it restarts."""
         note = (f"{options.optimizer} restarted at iteration {start.iterations} from the checkpointed weights "
                 f"with the remaining budget: its internal state cannot be restored")
-        log.warning("phase %d: %s", index, note)
+        log.warning("%s: %s", self._name(index), note)
         return note
 
     def position(self, index: int, progress: Progress) -> dict[str, Any]:
@@ -169,8 +184,9 @@ class Trainer:
 
     def _continue(self, state: dict) -> tuple[int, Progress]:
         """Restore a checkpoint: the model, points and RNGs, the history up to it; return (phase, its progress)."""
-        s, phases, index = self.setup, self.setup.config.phases, state["phase"]
-        s.cast(DTYPES[phases[min(index, len(phases) - 1)].dtype or s.config.dtype])  # first: float64 keeps every bit
+        s, schedule, index = self.setup, self.setup.config.schedule, state["phase"]
+        s.cast(DTYPES[schedule[min(index, len(schedule) - 1)][1].dtype or s.config.dtype])  # float64 keeps every bit
+        self._enter(min(index, len(schedule) - 1))  # the checkpoint's window: its points are restored into it
         checkpoint.restore(s, state)
         s.objective.to(s.device, s.dtype)
         self.writer.keep_history(state["history_rows"])
@@ -195,6 +211,7 @@ class Trainer:
             **({"ranges": {name: list(span) for name, span in s.problem.ranges.items()}} if s.problem.ranges else {}),
             "identified": s.problem.identified(),
             "phases": [r.as_dict() for r in self.results],
+            **({"windows": s.marching.edges} if s.marching else {}),
             "iterations": self.step,
             "resumed": self.resumed,
             "seconds": round(time.perf_counter() - self.start, 3),

@@ -36,7 +36,8 @@ class PhaseOptions(BaseModel):
     rad_k: float = Field(1.0, ge=0, le=10, description="RAD exponent of the residual magnitude")
     rad_c: float = Field(1.0, ge=0, description="RAD uniform share: 0 follows the residual only")
     rad_pool: int = Field(10, ge=2, le=1000, description="RAD candidates drawn per point kept")
-    reweight_every: int = Field(0, ge=0, description="recompute the loss's causal and balanced weights every k "
+    reweight_every: int = Field(0, ge=0, description="recompute the loss's causal weights, attention "
+                                "multipliers and balanced weights every k "
                                 "iterations (0: at the phase's start and at point redraws only)")
 
 
