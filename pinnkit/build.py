@@ -10,7 +10,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Callable, Iterator, Mapping, Optional
 
 import numpy as np
 import torch
@@ -32,6 +32,7 @@ from .optim import PHASES, ObjectiveView, PhaseOptions, Residuals, Sizes
 from .point_jacobians import point_jacobians
 from .pdes import resolve
 from .problem import Problem, ProblemError
+from .quantities import Quantities, Quantity
 from .usercode import Code, load_class
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -58,6 +59,7 @@ class Setup:
     window: int = 0  # the time window being trained
     conditions: list[Condition] = field(default_factory=list)  # the problem's conditions and observations
     evaluation: Optional[ReferenceSet] = None  # the whole reference; `reference` is what the history reports
+    quantities: Optional[Quantities] = None  # the problem's quantities of interest, logged with the errors
 
     def cast(self, dtype: torch.dtype) -> None:
         """Put the model, the PDE parameters, the points and the reference in `dtype` on the device (the
@@ -271,6 +273,7 @@ def make_groups(config: Config, problem: Problem, domain, conditions: list[Condi
     skip = problem.hard_constrained if config.model.hard_constraints else ()
     for cond in conditions:
         try:
+            cond.bind(problem)
             cond.check(domain, problem.coords, problem.fields)
         except ValueError as err:
             raise ProblemError(f"{type(problem).__name__}: {err}") from None
@@ -303,6 +306,28 @@ def user_conditions(problem: Problem) -> list[Condition]:
         raise ProblemError(f"{type(problem).__name__}.conditions() must return a list of conditions (Dirichlet, "
                            f"Neumann, Periodic, Initial, ...), got {got}")
     return list(found)
+
+
+def make_quantities(problem: Problem, domain: Domain, model: torch.nn.Module) -> Optional[Quantities]:
+    """The problem's `quantities()`, each checked and evaluated once on the model (None when it declares none);
+    a failing one is a ProblemError naming it."""
+    if not problem.has("quantities"):
+        return None
+    found, name = _user_call(problem, problem.quantities), type(problem).__name__
+    if not isinstance(found, Mapping) or not all(isinstance(q, Quantity) for q in found.values()):
+        raise ProblemError(f"{name}.quantities() must return a dict of name -> quantity (BoundaryIntegral, "
+                           f"PointValue, LineRoot, Derived), got {type(found).__name__}")
+    quantities = Quantities(found, problem, domain)
+    for key in found:
+        if not (isinstance(key, str) and key.isidentifier()):
+            raise ProblemError(f"{name}.quantities(): {key!r} is not a valid name (a Python identifier: it becomes "
+                               f"the history column q_{key})")
+        try:
+            quantities.check(key)
+            quantities.values(model, (key,))
+        except Exception as err:  # a user's code: one line
+            raise ProblemError(f"{name}: quantity {key!r} failed: {_one_line(err)}") from None
+    return quantities
 
 
 def user_domain(problem: Problem) -> Domain:
@@ -425,9 +450,11 @@ def build(config: Config, code: Code = Code()) -> Setup:
     check_phases(config, Sizes(entries, trainable, taps is not None, graph))
     objective.engine = make_engine(config)
     reference = reference_set(problem, domain, config.points.evaluation) if problem.has("reference") else None
+    quantities = make_quantities(problem, domain, model)
     setup = Setup(config, problem, model, objective, marching.reference(0, reference) if marching else reference,
                   device, rng, taps, causal=make_causal(config, problem, space), balance=make_balance(config),
-                  attention=make_attention(config), marching=marching, conditions=conditions, evaluation=reference)
+                  attention=make_attention(config), marching=marching, conditions=conditions, evaluation=reference,
+                  quantities=quantities)
     setup.first_weights()
     return setup
 

@@ -3,17 +3,22 @@
 A value is a number, a callable of the coordinate columns (in the problem's
 coordinate order; for `Initial`, the spatial ones only), or a dict of those by
 field name. Without `field`, a scalar or callable value applies to every field.
+Beyond these, `Operator` imposes any expression of the declared derivatives and
+the normals on boundary parts, and `Outflow` the do-nothing condition of a flow.
 """
 from __future__ import annotations
 
 import zipfile
 from pathlib import Path
-from typing import Any, Callable, Mapping, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Sequence, Union
 
 import numpy as np
 import torch
 
-from .operators import Derivatives
+from .operators import Derivatives, parse
+
+if TYPE_CHECKING:
+    from .problem import Problem
 
 Value = Union[float, Callable[..., Any], Mapping[str, Union[float, Callable[..., Any]]]]
 
@@ -46,6 +51,10 @@ class Condition:
     def derivatives(self, coords: Sequence[str], fields: Sequence[str]) -> tuple[str, ...]:
         """The derivative names the residual reads (a Neumann condition's first derivatives)."""
         return ()
+
+    def bind(self, problem: "Problem") -> None:
+        """Called once by build, before `check`, with the problem the condition belongs to (a condition that
+        reads the problem's parameters by name keeps them); nothing by default."""
 
     def sample(self, domain: Any, n: int, sampler: str, rng: np.random.Generator) -> dict[str, np.ndarray]:
         """The condition's points (and what goes with them: normals, targets), as float64 arrays by name."""
@@ -124,6 +133,78 @@ class Robin(_OnBoundary):
         columns, normals = [d[c] for c in coords], batch["normals"]
         return torch.stack([self.a * d[f] + self.b * sum(normals[:, j] * d[f"{f}_{c}"] for j, c in enumerate(coords))
                             - evaluate(g, columns) for f, g in self.targets(fields).items()], dim=1)
+
+
+class Operator(_OnBoundary):
+    """B(u) = 0 on the named parts, for any expression B of the coordinates, fields and declared derivatives
+    there and the outward unit normals: `residual(d, n)` gets the record `d` (`d.x`, `d.u`, `d.u_x`, as
+    `(N,)` tensors) and the normals `n` `(N, dim)`, and returns `(N,)` or `(N, k)`, zero where it holds;
+    e.g. `Operator("right", lambda d, n: d.u * n[:, 0] + d.u_x, derivatives=("u_x",))`. A problem's
+    parameters are read as in its residuals (`self.k`), with ranged ones bound to the points' values."""
+
+    def __init__(self, on: Union[str, Sequence[str]], residual: Callable[[Derivatives, torch.Tensor], torch.Tensor],
+                 derivatives: Sequence[str] = (), name: Optional[str] = None):
+        if not callable(residual):
+            raise TypeError(f"Operator: residual must be a function of (d, n), got {type(residual).__name__}")
+        super().__init__(on, 0.0, None, name, "operator")
+        self.operator, self.wanted = residual, tuple(derivatives)
+
+    def check(self, domain: Any, coords: Sequence[str], fields: Sequence[str]) -> None:
+        super().check(domain, coords, fields)
+        for name in self.wanted:
+            try:
+                parse(name, coords, fields)
+            except ValueError as err:
+                raise ValueError(f"condition {self.name!r}: {err}") from None
+
+    def derivatives(self, coords, fields):
+        return self.wanted
+
+    def residual(self, d, batch, coords, fields):
+        return self.operator(d, batch["normals"])
+
+
+class Outflow(_OnBoundary):
+    """-p n_i + nu sum_j n_j du_i/dx_j = 0 on the named parts, one residual column per velocity component:
+    the do-nothing outflow condition of the incompressible Navier-Stokes equations in their Laplacian form
+    (unit density, p the kinematic pressure), which a fully developed flow leaving the domain satisfies and
+    which fixes the pressure's level. `viscosity`: a number, or a parameter of the problem, by name or as
+    the problem's own tensor (`self.nu`), read at every evaluation (so a trainable or ranged one works)."""
+
+    def __init__(self, on: Union[str, Sequence[str]], viscosity: Union[float, str, torch.Tensor],
+                 velocity: Sequence[str] = ("u", "v"), pressure: str = "p", name: Optional[str] = None):
+        self.velocity, self.pressure = tuple(velocity), pressure
+        super().__init__(on, {f: 0.0 for f in (*self.velocity, pressure)}, None, name, "outflow")
+        self.viscosity = viscosity
+        self.parameter: Optional[str] = viscosity if isinstance(viscosity, str) else None
+        self.parameters: Mapping[str, torch.Tensor] = {}
+
+    def bind(self, problem: "Problem") -> None:
+        """Find the viscosity among the problem's parameters: by name, or by identity for a tensor."""
+        if torch.is_tensor(self.viscosity) and self.parameter is None:
+            self.parameter = next((k for k, v in problem.values.items() if v is self.viscosity), None)
+        if self.parameter is not None and self.parameter not in problem.values:
+            raise ValueError(f"condition {self.name!r}: unknown parameter {self.parameter!r} for the viscosity "
+                             f"(parameters: {', '.join(problem.values) or 'none'})")
+        self.parameters = problem.values  # the live values: cast with each phase, bound to ranged columns
+
+    def check(self, domain: Any, coords: Sequence[str], fields: Sequence[str]) -> None:
+        super().check(domain, coords, fields)
+        if len(self.velocity) > len(coords):
+            raise ValueError(f"condition {self.name!r}: {len(self.velocity)} velocity components but "
+                             f"{len(coords)} coordinates {tuple(coords)}")
+        if isinstance(self.viscosity, str) and not self.parameters:
+            raise ValueError(f"condition {self.name!r}: the viscosity {self.viscosity!r} names a parameter, so the "
+                             f"condition needs its problem (it is bound by build)")
+
+    def derivatives(self, coords, fields):
+        return tuple(f"{f}_{c}" for f in self.velocity for c in coords[:len(self.velocity)])
+
+    def residual(self, d, batch, coords, fields):
+        n, space = batch["normals"], coords[:len(self.velocity)]
+        nu = self.parameters[self.parameter] if self.parameter is not None else self.viscosity
+        return torch.stack([-d[self.pressure] * n[:, i] + nu * sum(n[:, j] * d[f"{f}_{c}"] for j, c in enumerate(space))
+                            for i, f in enumerate(self.velocity)], dim=1)
 
 
 class Periodic(Condition):

@@ -1,5 +1,5 @@
-"""The training history: one row per log point (losses, errors, trainable parameters), the progress bar,
-and the last finite model, which a diverged or failed phase is rolled back to.
+"""The training history: one row per log point (losses, errors, quantities of interest, trainable
+parameters), the progress bar, and the last finite model, which a diverged or failed phase is rolled back to.
 
 Losses and errors are read from the device only here, at log points (every `output.log_every`
 iterations), so the iterations in between never wait for the host.
@@ -26,7 +26,7 @@ class History:
 
     def __init__(self, setup: Setup, writer: RunWriter, quiet: bool, started: float):
         self.setup, self.writer, self.quiet, self.started = setup, writer, quiet, started
-        self.last: dict[str, dict[str, float]] = {"loss": {}, "rel_l2": {}}
+        self.last: dict[str, dict[str, float]] = {"loss": {}, "rel_l2": {}, "quantities": {}}
         self.snapshot: Optional[dict[str, Any]] = None
         self.bar: Optional[tqdm] = None
 
@@ -48,11 +48,14 @@ class History:
         with torch.enable_grad():
             total, terms = s.objective.loss()
         errors = s.reference.errors(s.model, s.problem.fields) if s.reference is not None else {}
+        quantities = s.quantities.values(s.model) if s.quantities is not None else {}
         losses = {"loss": float(total.detach()), **{name: float(v.detach()) for name, v in terms.items()}}
-        self.last = {"loss": losses, "rel_l2": {f: float(e) for f, e in errors.items()}}
-        row = {**({"window": s.window} if s.marching else {}), "phase": index, "optimizer": optimizer, "iteration": k, "step": step, "evaluations": evaluations,
+        self.last = {"loss": losses, "rel_l2": {f: float(e) for f, e in errors.items()}, "quantities": quantities}
+        row = {**({"window": s.window} if s.marching else {}), "phase": index, "optimizer": optimizer,
+               "iteration": k, "step": step, "evaluations": evaluations,
                "time": round(time.perf_counter() - self.started, 4), "lr": lr, **losses}
         row.update({f"rel_l2_{f}": e for f, e in self.last["rel_l2"].items()})
+        row.update({f"q_{name}": v for name, v in quantities.items()})
         row.update({name: float(v.detach()) for name, v in s.problem.trainable.items()})
         row.update(s.weighting_row())
         self.writer.history(row)

@@ -2,7 +2,8 @@
 
 A subclass declares `coords`, `fields`, `derivatives` (the names its residuals
 read) and default `parameters`, and defines `domain()`, `residuals(d)`,
-`conditions()` and, optionally, `reference(*coords)`, `probes()` and `output_transform`.
+`conditions()` and, optionally, `reference(*coords)`, `probes()`, `quantities()` and
+`output_transform`.
 Parameters are tensors, reachable as attributes (`self.nu`), on the device and in the
 dtype of the phase that runs (user code never needs `float()` to be safe); each keeps
 a float64 master from which every cast starts. Trainable ones are leaf tensors with
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from .conditions import Condition
     from .geometry import Domain
     from .operators import Derivatives
+    from .quantities import Quantity
 
 
 class ProblemError(ValueError):
@@ -184,7 +186,8 @@ class Problem:
         return out
 
     def has(self, method: str) -> bool:
-        """Whether the subclass defines an optional method (`reference`, `probes`, `output_transform`)."""
+        """Whether the subclass defines an optional method (`reference`, `probes`, `quantities`,
+        `output_transform`)."""
         return getattr(type(self), method) is not getattr(Problem, method)
 
     # What a subclass defines.
@@ -201,8 +204,8 @@ class Problem:
         raise NotImplementedError(f"{type(self).__name__} must define residuals(d)")
 
     def conditions(self) -> Sequence["Condition"]:
-        """The boundary, initial and periodic conditions (`Dirichlet`, `Neumann`, `Periodic`, `Initial`), each
-        a loss term of its own; none by default."""
+        """The boundary, initial and periodic conditions (`Dirichlet`, `Neumann`, `Robin`, `Operator`, `Outflow`,
+        `Periodic`, `Initial`), each a loss term of its own; none by default."""
         return []
 
     def reference(self, *coords: torch.Tensor) -> dict[str, Any]:
@@ -211,6 +214,12 @@ class Problem:
 
     def probes(self) -> dict[str, tuple[Any, tuple[str, ...]]]:
         """Named point sets `(M, d)` where the error of some fields is reported too (optional): name -> (points, fields)."""
+        raise NotImplementedError
+
+    def quantities(self) -> Mapping[str, "Quantity"]:
+        """Named quantities of interest (optional): name -> `BoundaryIntegral`, `PointValue`, `LineRoot` or
+        `Derived`, each a number computed from the solution, with its published reference where known. They
+        are logged in the history (`q_<name>`) and reported in `summary.json`."""
         raise NotImplementedError
 
     def output_transform(self, coords: dict[str, torch.Tensor], raw: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

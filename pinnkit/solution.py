@@ -1,4 +1,4 @@
-"""A trained run's solution: its fields, derivatives and PDE residuals at any points."""
+"""A trained run's solution: its fields, derivatives and PDE residuals at any points, and its quantities."""
 from __future__ import annotations
 
 import json
@@ -11,6 +11,7 @@ import torch
 from .config import Config
 from .operators import AutogradEngine, parse
 from .problem import Problem
+from .quantities import Quantities
 
 BATCH = 65_536  # points per forward pass of `predict`
 
@@ -57,6 +58,13 @@ class Solution:
         pieces = [self._evaluate(x[start:start + batch], tuple(derivatives), wanted, residuals)
                   for start in range(0, len(x), batch)] or [self._evaluate(x, tuple(derivatives), wanted, residuals)]
         return {key: np.concatenate([piece[key] for piece in pieces]) for key in pieces[0]}
+
+    def quantities(self) -> dict[str, float]:
+        """The problem's quantities of interest (`Problem.quantities`) for the trained network, by name; {} for
+        a problem that declares none."""
+        if not self.problem.has("quantities"):
+            return {}
+        return Quantities(self.problem.quantities(), self.problem, self.problem.domain()).values(self.model)
 
     def _parameter_columns(self, n: int, given: dict[str, Union[float, np.ndarray]]) -> np.ndarray:
         """(n, ranged parameters): each ranged parameter's given values, or its default."""

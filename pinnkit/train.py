@@ -207,6 +207,8 @@ class Trainer:
             "problem": s.config.problem.name,
             "loss": self.history.last["loss"],
             "rel_l2": self.history.last["rel_l2"],
+            **({"quantities": s.quantities.report(self.history.last.get("quantities", {}))}
+               if s.quantities is not None else {}),
             "parameters": s.problem.parameter_values(),
             **({"ranges": {name: list(span) for name, span in s.problem.ranges.items()}} if s.problem.ranges else {}),
             "identified": s.problem.identified(),

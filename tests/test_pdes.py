@@ -21,10 +21,11 @@ from pinnkit.pdes import PROBLEMS
 from pinnkit.pdes import cavity_reference
 from pinnkit.pdes.cavity_reference import converged_cavity, lid_speed, solve_cavity
 from pinnkit.pdes.navier_stokes import LID_WIDTH, Cavity
+from pinnkit.quantities import Quantities
 
 ROOT = Path(__file__).resolve().parents[1]
-ANALYTIC = ["poisson", "poisson_multiscale", "poisson_lshape", "kovasznay", "kovasznay_inverse", "taylor_green",
-            "beltrami", "advection", "wave"]
+ANALYTIC = ["poisson", "poisson_multiscale", "poisson_lshape", "plate_with_holes", "kovasznay", "kovasznay_inverse",
+            "taylor_green", "beltrami", "advection", "wave"]
 
 
 class Exact(torch.nn.Module):
@@ -74,8 +75,8 @@ def test_navier_stokes_parameters_enter_the_residual():
         assert max(_residuals(PROBLEMS["kovasznay_inverse"](wrong), Exact(truth)).values()) > 1e-2
 
 
-@pytest.mark.parametrize("name", ["poisson", "taylor_green", "beltrami", "advection", "kdv", "kuramoto_sivashinsky",
-                                  "wave"])
+@pytest.mark.parametrize("name", ["poisson", "plate_with_holes", "cylinder", "taylor_green", "beltrami", "advection",
+                                  "kdv", "kuramoto_sivashinsky", "wave"])
 def test_output_transforms_satisfy_their_conditions_exactly(name):
     problem = PROBLEMS[name]()
     domain = problem.domain()
@@ -232,9 +233,39 @@ def test_every_shipped_problem_loads_and_runs_a_few_iterations(toml, tmp_path):
     short = TINY + [f"phases[{i}].iterations=3" for i in range(phases)]
     result = pinnkit.solve(ROOT / "problems" / toml, short, out=tmp_path / "run")
     assert result.status == "completed", result.summary["message"]
-    assert result.rel_l2 and all(np.isfinite(e) for e in result.rel_l2.values())
+    assert all(np.isfinite(e) for e in result.rel_l2.values())
+    assert result.rel_l2 or result.summary["quantities"]  # a case without a reference field has quantities
     if toml == "cavity.toml":
         assert {"u@x=0.5", "v@y=0.5"} <= set(result.rel_l2)
+    if toml == "cylinder.toml":
+        assert set(result.summary["quantities"]) == {"drag", "lift", "pressure_difference", "recirculation"}
+
+
+def test_plate_with_holes_solved_with_hard_constraints_is_exactly_zero_on_every_part(tmp_path):
+    """The output transform through the distance function: the trained network vanishes on the edges and on
+    both holes to rounding, whatever training did; its quantities read back equal the summary's."""
+    short = TINY + ["phases[0].iterations=3", "phases[1].iterations=3"]
+    result = pinnkit.solve(ROOT / "problems" / "plate_with_holes.toml", short, out=tmp_path / "run")
+    assert result.status == "completed" and "bc" not in result.summary["loss"]
+    solution = pinnkit.load(result.run_dir)
+    domain = solution.problem.domain()
+    assert set(domain.parts) == {"edges", "left_hole", "right_hole"}
+    for part in domain.parts:
+        points, _ = domain.sample_boundary(200, (part,), "uniform", np.random.default_rng(0))
+        assert np.abs(solution.predict(points)["u"]).max() < 1e-14, part
+    inside = domain.sample_interior(200, "uniform", np.random.default_rng(1))
+    assert np.abs(solution.predict(inside)["u"]).max() > 1e-3
+    reported = {name: q["value"] for name, q in result.summary["quantities"].items()}
+    assert solution.quantities() == pytest.approx(reported, rel=1e-12)
+    assert all(q["reference"] is not None for q in result.summary["quantities"].values())
+
+
+def test_plate_with_holes_hole_flux_references_are_the_quadrature_of_the_exact_gradient():
+    """The references (adaptive quadrature in angle) against the domain's own rule on the exact solution."""
+    problem = PROBLEMS["plate_with_holes"]()
+    got = Quantities(problem.quantities(), problem, problem.domain()).values(Exact(problem))
+    for name, quantity in problem.quantities().items():
+        assert got[name] == pytest.approx(quantity.reference, rel=1e-12), name
 
 
 def test_the_wave_learns_its_initial_rate_as_a_loss_term_without_hard_constraints(tmp_path):

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 
 from .distance import DistanceFunction, Piece
+from .quadrature import along
 from .sampling import check_count, rejection, sample_unit, split_counts
 
 if TYPE_CHECKING:
@@ -19,7 +20,8 @@ class Domain:
     A spatial subclass sets `dim`, `parts`, `lower`, `upper` (its bounding box) and `_param_dim` (unit
     coordinates that place a point on a part), and defines per part `_measure`, `_distance`, `_normal`,
     `_pieces` (the primitives an approximate distance function is built from) and either `_place` (a part
-    as a map of unit coordinates) or `_draw` (for parts sampled otherwise, e.g. by rejection).
+    as a map of unit coordinates) or `_draw` (for parts sampled otherwise, e.g. by rejection). A 2D part is
+    integrated along its `_curves` (its pieces, unless a shape cuts them); other shapes define `_quadrature`.
     """
 
     dim: int
@@ -121,6 +123,33 @@ class Domain:
         output transform, u = g + phi * net (Sukumar & Srivastava 2022)."""
         return DistanceFunction(self.boundary_pieces(parts), m)
 
+    def quadrature(self, parts: Sequence[str] = ("boundary",), n: int = 64) -> tuple[np.ndarray, np.ndarray,
+                                                                                      np.ndarray]:
+        """Nodes (m, dim), their outward unit normals (m, dim) and weights (m,) such that sum_i w_i f(x_i)
+        integrates f over the named parts (the weights sum to their length or area): what an integral over a
+        part is computed with (a force on a wall), rather than random points. `n` nodes on each straight
+        edge, arc or circle; about n on each face or sphere (`geometry.quadrature` gives the rules).
+        ValueError for a part it cannot integrate exactly (a 3D part another shape cuts)."""
+        if not n > 0:
+            raise ValueError(f"quadrature: need n > 0 nodes, got {n}")
+        rules = [self._quadrature(part, int(n)) for part in self._resolve(parts)]
+        return tuple(np.concatenate(column) for column in zip(*rules))
+
+    def _quadrature(self, part: str, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The rule on one part: along the curves it is made of, in 2D."""
+        if self.dim != 2:
+            raise ValueError(f"{type(self).__name__}: no quadrature rule on the {self.dim}D part {part!r}")
+        points, weights = along(self._curves(part), n)
+        return points, self._normal(part, points), weights
+
+    def boundary_curves(self, parts: Sequence[str] = ("boundary",)) -> list[Piece]:
+        """The 2D pieces (segments, faces, arcs, circles) that make up exactly the named parts."""
+        return [curve for part in self._resolve(parts) for curve in self._curves(part)]
+
+    def _curves(self, part: str) -> list[Piece]:
+        """The curves of a primitive shape's part: its pieces."""
+        return self._pieces(part)
+
     def renamed(self, **names: str) -> Domain:
         """The same domain with parts renamed (`left="inlet"`); parts given the same name merge into one."""
         return Renamed(self, names)
@@ -185,3 +214,9 @@ class Renamed(Domain):
 
     def _pieces(self, part: str) -> list[Piece]:
         return self.domain.boundary_pieces(self._old[part])
+
+    def _curves(self, part: str) -> list[Piece]:
+        return self.domain.boundary_curves(self._old[part])
+
+    def _quadrature(self, part: str, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return self.domain.quadrature(self._old[part], n)

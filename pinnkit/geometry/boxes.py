@@ -7,6 +7,7 @@ import numpy as np
 
 from .base import Domain
 from .distance import Face, Piece
+from .quadrature import box_face
 
 
 class Hyperrectangle(Domain):
@@ -55,6 +56,12 @@ class Hyperrectangle(Domain):
     def _pieces(self, part: str) -> list[Piece]:
         axis, value, sign = self._face(part)
         return [Face(axis, float(value), -sign, self.lower, self.upper)]
+
+    def _quadrature(self, part: str, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Tensor Gauss-Legendre on the face (the end point itself in 1D)."""
+        axis, value, _ = self._face(part)
+        points, weights = box_face(self.lower, self.upper, axis, value, n)
+        return points, self._normal(part, points), weights
 
     def signed_distance(self, points: np.ndarray) -> np.ndarray:
         """Exact signed distance to the box's surface, negative inside."""

@@ -7,6 +7,7 @@ import numpy as np
 
 from .base import Domain
 from .distance import Piece
+from .quadrature import along
 from .sampling import rejection, sample_unit, split_counts
 from .spacetime import Parametric, SpaceTime
 
@@ -45,6 +46,10 @@ class Combination(Domain):
     whole (their cut-away bits lie outside the domain, where phi = 0 does no harm). A union, which reaches
     past each operand, takes the pieces unsigned, trims 2D ones to the runs that survive on a 2^12-point grid
     along each (ends refined by bisection) and refuses 3D pieces it cuts.
+
+    A quadrature rule on a part is each operand part's own rule where nothing cuts it (a hole inside a
+    plate: exact); in 2D, a cut part is integrated along the runs that survive, found as a union's pieces
+    are (so to rounding). A 3D part another shape cuts has no rule (ValueError).
     """
 
     flip = 1.0            # sign of the second operand's normals on the result's boundary
@@ -145,6 +150,29 @@ class Combination(Domain):
                 own = [bit for piece in own for bit in self._trim(source, piece.unsigned())]
             pieces += own
         return pieces
+
+    def _quadrature(self, part: str, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        rules = []
+        for source in self._sources[part]:
+            operand = self.operands[source.index]
+            if source.share == 1.0:
+                points, normals, weights = operand.quadrature((source.part,), n)
+            elif self.dim == 2:
+                points, weights = along(self._cut(source), n)
+                normals = operand.boundary_normal(points, (source.part,))
+            else:
+                raise ValueError(f"{type(self).__name__}: no quadrature rule on part {part!r}: another shape cuts "
+                                 f"it, and only uncut 3D parts are integrated exactly")
+            rules.append((points, source.flip * normals, weights))
+        return tuple(np.concatenate(column) for column in zip(*rules))
+
+    def _curves(self, part: str) -> list[Piece]:
+        return [curve for source in self._sources[part] for curve in self._cut(source)]
+
+    def _cut(self, source: _Source) -> list[Piece]:
+        """The 2D curves of an operand part that survive on the result's boundary."""
+        curves = self.operands[source.index].boundary_curves((source.part,))
+        return [bit for curve in curves for bit in self._trim(source, curve)]
 
     def _trim(self, source: _Source, piece: Piece) -> list[Piece]:
         """The sub-pieces of a 2D piece on the result's boundary: runs of survivors on a grid along it, their

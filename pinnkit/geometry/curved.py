@@ -8,6 +8,7 @@ import numpy as np
 
 from .base import Domain
 from .distance import Piece, Sphere
+from .quadrature import sphere
 from .sampling import check_count, sample_unit
 
 
@@ -85,6 +86,14 @@ class Round(Domain):
     def _pieces(self, part: str) -> list[Piece]:
         radius, sign = self._spheres[part]
         return [Sphere(self.center, radius, sign)]
+
+    def _quadrature(self, part: str, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The trapezoid rule in angle on a circle; on a sphere, the product rule of `quadrature.sphere`."""
+        if self.dim == 2:
+            return super()._quadrature(part, n)
+        radius, sign = self._spheres[part]
+        directions, weights = sphere(n)
+        return self.center + radius * directions, sign * directions, weights * radius**2
 
 
 class Disk(Round):

@@ -53,7 +53,8 @@ def _angle(theta: np.ndarray) -> np.ndarray:
 
 class Piece:
     """A primitive of a boundary part: `piece(x)` is its ADF (N,) at points x (N, >= d), read from the first d
-    columns. Pieces of 2D parts also give points `at(s)` for s in [0, 1] and the sub-piece `sub(s0, s1)`."""
+    columns. Pieces of 2D parts also give points `at(s)` for s in [0, 1] (at constant speed), their `length`
+    and the sub-piece `sub(s0, s1)`."""
 
     closed = False  # whether at(0) == at(1), so a sub-piece may wrap past s = 1
 
@@ -85,6 +86,10 @@ class Segment(Piece):
     def at(self, s: np.ndarray) -> np.ndarray:
         return self.a + np.asarray(s)[:, None] * (self.b - self.a)
 
+    @property
+    def length(self) -> float:
+        return float(np.linalg.norm(self.b - self.a))
+
     def sub(self, s0: float, s1: float) -> Segment:
         return Segment(*self.at(np.array([s0, s1])))
 
@@ -114,6 +119,11 @@ class Face(Piece):
         points = self.lower + np.asarray(s)[:, None] * (self.upper - self.lower)
         points[:, self.axis] = self.value
         return points
+
+    @property
+    def length(self) -> float:
+        """The length of a 2D face."""
+        return float(np.linalg.norm(np.delete(self.upper - self.lower, self.axis)))
 
     def sub(self, s0: float, s1: float) -> Face:
         ends = self.at(np.array([s0, s1]))
@@ -145,6 +155,11 @@ class Sphere(Piece):
     def at(self, s: np.ndarray) -> np.ndarray:
         return self.center + self.radius * _angle(2 * np.pi * np.asarray(s))
 
+    @property
+    def length(self) -> float:
+        """The circumference of a circle."""
+        return 2 * np.pi * self.radius
+
     def sub(self, s0: float, s1: float) -> Arc:
         return Arc(self.center, self.radius, 2 * np.pi * s0, 2 * np.pi * s1)
 
@@ -167,6 +182,10 @@ class Arc(Piece):
 
     def at(self, s: np.ndarray) -> np.ndarray:
         return self.center + self.radius * _angle(self.start + np.asarray(s) * (self.stop - self.start))
+
+    @property
+    def length(self) -> float:
+        return self.radius * (self.stop - self.start)
 
     def sub(self, s0: float, s1: float) -> Arc:
         span = self.stop - self.start

@@ -73,6 +73,11 @@ class SpaceTime(Domain):
         """The spatial pieces: a distance function to them reads the spatial columns and ignores time."""
         return self.spatial.boundary_pieces(parts)
 
+    def quadrature(self, parts: Sequence[str] = ("boundary",), n: int = 64) -> tuple[np.ndarray, ...]:
+        """Refused: integrals over boundary parts are spatial; take them on the spatial domain."""
+        raise ValueError("no quadrature rule on the parts of a space-time domain: integrate over the spatial "
+                         "domain's parts")
+
     def renamed(self, **names: str) -> SpaceTime:
         return SpaceTime(self.spatial.renamed(**names), self.time)
 
@@ -143,6 +148,11 @@ class Parametric(Domain):
     def boundary_pieces(self, parts: Sequence[str] = ("boundary",)) -> list[Piece]:
         """The domain's pieces: a distance function to them reads the spatial columns only."""
         return self.domain.boundary_pieces(parts)
+
+    def quadrature(self, parts: Sequence[str] = ("boundary",), n: int = 64) -> tuple[np.ndarray, ...]:
+        """Refused: integrals over boundary parts are over the coordinates; take them on the domain."""
+        raise ValueError("no quadrature rule on the parts of a domain times parameter ranges: integrate over the "
+                         "domain's parts")
 
     def renamed(self, **names: str) -> Parametric:
         return Parametric(self.domain.renamed(**names), self.low, self.high)

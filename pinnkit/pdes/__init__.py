@@ -11,8 +11,9 @@ from typing import Optional
 from ..problem import Problem
 from ..usercode import load_class
 from .burgers import Burgers
+from .cylinder import CylinderFlow
 from .navier_stokes import Beltrami, Cavity, Kovasznay, KovasznayInverse, TaylorGreen
-from .poisson import Poisson, PoissonLShape, PoissonMultiscale
+from .poisson import PlateWithHoles, Poisson, PoissonLShape, PoissonMultiscale
 from .time_dependent import AllenCahn, Advection, KdV, KuramotoSivashinsky, Wave
 
 PROBLEMS: dict[str, type[Problem]] = {
@@ -20,9 +21,11 @@ PROBLEMS: dict[str, type[Problem]] = {
     "poisson": Poisson,
     "poisson_multiscale": PoissonMultiscale,
     "poisson_lshape": PoissonLShape,
+    "plate_with_holes": PlateWithHoles,
     "kovasznay": Kovasznay,
     "kovasznay_inverse": KovasznayInverse,
     "cavity": Cavity,
+    "cylinder": CylinderFlow,
     "taylor_green": TaylorGreen,
     "beltrami": Beltrami,
     "allen_cahn": AllenCahn,

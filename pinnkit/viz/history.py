@@ -1,6 +1,7 @@
 """The training history of a run (history.csv) against the global iteration: every loss term and the
 total on a log scale, the relative L2 errors where there is a reference, and the trajectories of
-trainable parameters (with their true values where known); phase boundaries marked on each panel."""
+trainable parameters (with their true values where known) and of quantities of interest (with their
+references); phase boundaries marked on each panel."""
 from __future__ import annotations
 
 import csv
@@ -13,7 +14,7 @@ from matplotlib.ticker import LogFormatterSciNotation
 
 from ..solution import Solution
 from .grids import RunLike, open_run
-from .style import case_title, figure, save, trainable
+from .style import case_title, figure, save, summary, trainable
 
 BOOKKEEPING = ("phase", "optimizer", "iteration", "step", "evaluations", "time", "lr")
 
@@ -36,11 +37,15 @@ def history_plot(run: RunLike, out_dir: Path, formats: Sequence[str] = ("png",))
         return None
     parameters = [p for p in trainable(solution) if p in history]
     errors = [c for c in history if c.startswith("rel_l2_")]
-    losses = [c for c in history if c not in BOOKKEEPING and c not in errors and c not in parameters]
+    quantities = [c for c in history if c.startswith("q_")]
+    losses = [c for c in history if c not in BOOKKEEPING and c not in errors and c not in parameters
+              and c not in quantities]
     lr = history.get("lr", np.array([np.nan]))
     rates = ["lr"] if np.isfinite(lr).any() and np.nanmax(lr) > np.nanmin(lr) else []  # a schedule, not a constant
     panels = [("loss", losses, True)] + ([("relative L2 error", errors, True)] if errors else []) \
-        + ([("learning rate", rates, True)] if rates else []) + [(p, [p], False) for p in parameters]
+        + ([("learning rate", rates, True)] if rates else []) + [(p, [p], False) for p in parameters] \
+        + [(q.removeprefix("q_"), [q], False) for q in quantities]
+    references = {name: q.get("reference") for name, q in summary(solution).get("quantities", {}).items()}
     fig = figure(7.5, 2.4 * len(panels) + 0.8)
     axes = fig.subplots(len(panels), 1, sharex=True, squeeze=False)[:, 0]
     for ax, (label, columns, log) in zip(axes, panels):
@@ -50,6 +55,8 @@ def history_plot(run: RunLike, out_dir: Path, formats: Sequence[str] = ("png",))
                     color="black" if total else None, zorder=3 if total else 2)
         if label in solution.problem.true:
             ax.axhline(solution.problem.true[label], color="tab:red", ls="--", lw=1, label="true value")
+        if f"q_{label}" in columns and references.get(label) is not None:
+            ax.axhline(references[label], color="tab:red", ls="--", lw=1, label="reference")
         ax.set(ylabel=label, yscale="log" if log else "linear")
         if log:
             _decades(ax)
