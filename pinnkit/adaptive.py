@@ -62,10 +62,11 @@ def resample(objective: Objective, rng: np.random.Generator, how: Literal["unifo
     for group in (g for g in objective.groups if g.adaptive):
         n = len(group.arrays["points"])
         candidates = np.concatenate([group.arrays["points"]] + [group.sample(rng)["points"] for _ in range(pool - 1)])
-        p = rad_probabilities(residual_magnitude(objective, group, candidates), k, c)
+        p = rad_probabilities(residual_magnitude(objective, group, candidates, group.completed({"points": candidates})),
+                              k, c)
         if p is None:
             log.warning("RAD: the residual of %s is not finite at some candidates; its points were drawn "
                         "uniformly this time", group.owner)
             continue
-        group.arrays = {"points": candidates[rng.choice(len(candidates), size=n, replace=False, p=p)]}
+        group.arrays = group.completed({"points": candidates[rng.choice(len(candidates), size=n, replace=False, p=p)]})
         group.batch = {}

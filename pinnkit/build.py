@@ -10,7 +10,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Optional
 
 import numpy as np
 import torch
@@ -34,6 +34,9 @@ from .pdes import resolve
 from .problem import Problem, ProblemError
 from .quantities import Quantities, Quantity
 from .usercode import Code, load_class
+
+if TYPE_CHECKING:
+    from .distributed import Processes
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 MIN_PER_AXIS = 4  # evaluation grid points per axis below which a rel L2 error measures the corners only
@@ -60,6 +63,7 @@ class Setup:
     conditions: list[Condition] = field(default_factory=list)  # the problem's conditions and observations
     evaluation: Optional[ReferenceSet] = None  # the whole reference; `reference` is what the history reports
     quantities: Optional[Quantities] = None  # the problem's quantities of interest, logged with the errors
+    processes: Optional[Processes] = None  # the processes sharing the solve (torchrun), None for one
 
     def cast(self, dtype: torch.dtype) -> None:
         """Put the model, the PDE parameters, the points and the reference in `dtype` on the device (the
@@ -79,10 +83,10 @@ class Setup:
 
     def view(self) -> ObjectiveView:
         """The objective as phases see it: the loss, the residual vector (whole and in blocks), the layers."""
-        objective = self.objective
+        objective, processes = self.objective, self.processes
         return ObjectiveView(lambda: objective.loss()[0],
                              Residuals(lambda: objective.residual_vector()[0], objective.residual_blocks, self.taps,
-                                       point_jacobians(objective)))
+                                       point_jacobians(objective), processes), processes)
 
     def redraw(self, options: PhaseOptions) -> None:
         """New collocation points the way the phase asks (uniform or RAD), weighted anew, in the working dtype."""
@@ -96,9 +100,10 @@ class Setup:
         m = self.marching
         trained = m.start(window, self.model)
         domain = m.window(window)
-        groups = make_groups(self.config, self.problem, domain, m.conditions(window, self.conditions, self.model))
+        groups = make_groups(self.config, self.problem, domain, m.conditions(window, self.conditions, self.model),
+                             m.frozen(window, self.model))
         self.objective = Objective(trained, groups, self.problem.inputs, self.problem.fields, self.config.loss.weights,
-                                   self.objective.engine)
+                                   self.objective.engine, self.objective.shard)
         self.objective.sample(self.rng)
         self.taps = layer_taps(trained) if self.taps is not None else None
         self.causal, self.balance = make_causal(self.config, self.problem, domain), make_balance(self.config)
@@ -238,15 +243,20 @@ def make_engine(config: Config, compile: bool = True) -> Callable[..., Derivativ
     return JetEngine(compile=compile and (pays if m.compile == "auto" else m.compile), cuda_graphs=m.cuda_graphs)
 
 
-def _condition_group(cond: Condition, problem: Problem, domain, n: int, sampler: str) -> TermGroup:
+Frozen = Callable[[tuple[str, ...]], Callable[[np.ndarray], dict[str, np.ndarray]]]
+
+
+def _condition_group(cond: Condition, problem: Problem, domain, n: int, sampler: str,
+                     frozen: Optional[Frozen]) -> TermGroup:
     def residuals(d, batch):
         with problem.bound(d):
             return {cond.name: cond.residual(d, batch, problem.coords, problem.fields)}
 
-    return TermGroup(sample=lambda rng: cond.sample(domain, n, sampler, rng),
-                     derivatives=cond.derivatives(problem.coords, problem.fields), residuals=residuals,
-                     owner=f"condition {cond.name!r}", label=cond.name, resample=cond.points_key is not None,
-                     pointwise=cond.pointwise)
+    derivatives = cond.derivatives(problem.coords, problem.fields)
+    return TermGroup(sample=lambda rng: cond.sample(domain, n, sampler, rng), derivatives=derivatives,
+                     residuals=residuals, owner=f"condition {cond.name!r}", label=cond.name,
+                     resample=cond.points_key is not None, pointwise=cond.pointwise,
+                     extend=frozen(derivatives) if frozen is not None else None)
 
 
 def make_observations(config: Config, problem: Problem) -> list[Condition]:
@@ -264,12 +274,15 @@ def make_observations(config: Config, problem: Problem) -> list[Condition]:
         raise ConfigError(f"data.file: {err}") from None
 
 
-def make_groups(config: Config, problem: Problem, domain, conditions: list[Condition]) -> list[TermGroup]:
-    """The PDE terms on interior points, then one group per condition not imposed exactly (the data last)."""
-    p = config.points
+def make_groups(config: Config, problem: Problem, domain, conditions: list[Condition],
+                frozen: Optional[Frozen] = None) -> list[TermGroup]:
+    """The PDE terms on interior points, then one group per condition not imposed exactly (the data last).
+    `frozen(derivatives)`: the columns of a frozen part of the solution at given points (a time window's)."""
+    p, derivatives = config.points, tuple(problem.derivatives)
     groups = [TermGroup(sample=lambda rng: {"points": domain.sample_interior(p.interior, p.sampler, rng)},
-                        derivatives=tuple(problem.derivatives), residuals=lambda d, batch: pde_residuals(problem, d),
-                        owner=type(problem).__name__, adaptive=True)]
+                        derivatives=derivatives, residuals=lambda d, batch: pde_residuals(problem, d),
+                        owner=type(problem).__name__, adaptive=True,
+                        extend=frozen(derivatives) if frozen is not None else None)]
     skip = problem.hard_constrained if config.model.hard_constraints else ()
     for cond in conditions:
         try:
@@ -279,7 +292,7 @@ def make_groups(config: Config, problem: Problem, domain, conditions: list[Condi
             raise ProblemError(f"{type(problem).__name__}: {err}") from None
         if cond.name not in skip:
             n = getattr(p, cond.points_key) if cond.points_key else 0
-            groups.append(_condition_group(cond, problem, domain, n, p.sampler))
+            groups.append(_condition_group(cond, problem, domain, n, p.sampler, frozen))
     return groups
 
 
@@ -410,19 +423,25 @@ def _group_residuals(objective: Objective, problem: Problem, g: TermGroup) -> An
                            f"{_one_line(err)}") from None
 
 
-def check_phases(config: Config, sizes: Sizes) -> None:
-    """Every phase checks that it can run at these sizes (`Phase.validate`: memory, network), before training."""
+def check_phases(config: Config, sizes: Sizes, processes: int = 1) -> None:
+    """Every phase checks that it can run at these sizes (`Phase.validate`: memory, network), before training;
+    on several processes, each must be one that runs there (`Phase.distributed`)."""
     for i, options in enumerate(config.phases):
+        if processes > 1 and not PHASES[options.optimizer].distributed:
+            raise ConfigError(f"phases[{i}].optimizer: {options.optimizer} runs on one process only, and this solve "
+                              f"has {processes}; run it without torchrun (or with one process)")
         try:
             PHASES[options.optimizer](options).validate(sizes)
         except ValueError as err:
             raise ProblemError(f"phases[{i}] ({options.optimizer}): {err}") from None
 
 
-def build(config: Config, code: Code = Code()) -> Setup:
+def build(config: Config, code: Code = Code(), processes: Optional[Processes] = None) -> Setup:
     """Everything the trainer needs, checked, on the configured device (float64 until a phase casts).
-    `code`: classes given from Python, or the copies of the user's files a run folder keeps."""
-    device = resolve_device(config.device)
+    `code`: classes given from Python, or the copies of the user's files a run folder keeps. `processes`:
+    the processes sharing the solve (each builds the same and evaluates its share of the points)."""
+    device = resolve_device(config.device) if processes is None else processes.device(config.device)
+    check_shared(config, processes)
     problem = make_problem(config, code)
     domain = user_domain(problem)
     sizing.check(config, len(problem.inputs), len(problem.fields))
@@ -447,16 +466,26 @@ def build(config: Config, code: Code = Code()) -> Setup:
     entries, graph = check_terms(objective, problem, config)
     taps = layer_taps(trained) if config.model.engine == "jet" else None  # autograd shows no derivative rows
     trainable = sum(p.numel() for p in [*trained.parameters(), *problem.trainable.values()])
-    check_phases(config, Sizes(entries, trainable, taps is not None, graph))
+    check_phases(config, Sizes(entries, trainable, taps is not None, graph), processes.size if processes else 1)
+    if processes is not None:  # checked on every point; from now on each process evaluates its share
+        objective.shard = processes.shard
+        objective.to(device, torch.float64)
     objective.engine = make_engine(config)
     reference = reference_set(problem, domain, config.points.evaluation) if problem.has("reference") else None
     quantities = make_quantities(problem, domain, model)
     setup = Setup(config, problem, model, objective, marching.reference(0, reference) if marching else reference,
                   device, rng, taps, causal=make_causal(config, problem, space), balance=make_balance(config),
                   attention=make_attention(config), marching=marching, conditions=conditions, evaluation=reference,
-                  quantities=quantities)
+                  quantities=quantities, processes=processes)
     setup.first_weights()
     return setup
+
+
+def check_shared(config: Config, processes: Optional[Processes]) -> None:
+    """Refuse what several processes cannot share yet: balanced weights (they need each term's gradient)."""
+    if processes is not None and config.loss.balance is not None:
+        raise ConfigError(f"loss.balance: the balanced weights need each term's whole gradient, which "
+                          f"{processes.size} processes do not share yet; remove [loss.balance] or use one process")
 
 
 def make_attention(config: Config) -> Optional[ResidualAttention]:

@@ -10,7 +10,9 @@ window. Its initial values come from window i - 1's network at t_i, in one of tw
   affine in the network's output N with N's share vanishing at t0: window i is
   u_i(x, t) = u_{i-1}(x, t) + T(x, t - t_i + t0; N_i) - T(x, t - t_i + t0; 0) (`Continued`), so u_i and
   u_i's time derivatives up to the order T fixes equal u_{i-1}'s at t_i, and every condition the
-  transform imposes at all times (fixed ends) still holds. Window i then evaluates the i networks before it.
+  transform imposes at all times (fixed ends) still holds. The frozen part u_{i-1} and its derivatives
+  are computed once per draw of the points and travel with them (`base:` columns, `loss.BASE`); the network
+  trained sees only its share (`Share`), so a step costs the same in every window.
 
 `TimeMarched` is the solution over the whole range: each point goes to its window's network.
 """
@@ -26,6 +28,7 @@ from torch import nn
 from .conditions import Condition, Initial
 from .config import Config, ConfigError
 from .geometry import Domain, SpaceTime, TimeInterval
+from .loss import BASE
 from .metrics import ReferenceSet
 from .nets import Constrained, Transform
 from .operators import AutogradEngine
@@ -71,22 +74,32 @@ class TimeMarched(nn.Module):
         return out
 
 
-class Continued:
-    """The output transform of window i > 0 under hard constraints: the previous window's solution carried on,
-    plus the problem's transform's share of the network started at this window's start `start`:
-    u(x, t) = u_prev(x, t) + T(x, t - start + t0; N) - T(x, t - start + t0; 0). A plain object, not a module,
-    so the previous window's weights are not this window's."""
+class Share:
+    """The network's share of the problem's output transform, started at a window's start `t0 + shift`:
+    T(x, t - shift; N) - T(x, t - shift; 0), zero (with the time derivatives T fixes) at the window's start."""
 
-    def __init__(self, previous: nn.Module, transform: Transform, shift: float, time: str, fields: Sequence[str]):
-        self.previous, self.transform, self.shift, self.time = previous, transform, shift, time
-        self.fields = tuple(fields)
+    def __init__(self, transform: Transform, shift: float, time: str):
+        self.transform, self.shift, self.time = transform, shift, time
 
     def __call__(self, coords: dict[str, torch.Tensor], raw: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         shifted = {**coords, self.time: coords[self.time] - self.shift}
         moved = self.transform(shifted, raw)
         still = self.transform(shifted, {f: torch.zeros_like(v) for f, v in raw.items()})
+        return {f: moved[f] - still[f] for f in raw}
+
+
+class Continued:
+    """The output transform of window i > 0 under hard constraints, as the solution evaluates it: the previous
+    window's solution carried on plus this window's `Share`. A plain object, not a module, so the previous
+    window's weights are not this window's."""
+
+    def __init__(self, previous: nn.Module, share: Share, fields: Sequence[str]):
+        self.previous, self.share, self.fields = previous, share, tuple(fields)
+
+    def __call__(self, coords: dict[str, torch.Tensor], raw: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        share = self.share(coords, raw)
         base = self.previous(torch.cat(list(coords.values()), dim=1))
-        return {f: base[:, i:i + 1] + moved[f] - still[f] for i, f in enumerate(self.fields)}
+        return {f: base[:, i:i + 1] + share[f] for i, f in enumerate(self.fields)}
 
 
 class Continuation(Condition):
@@ -127,6 +140,7 @@ class TimeMarching:
 
     def __init__(self, config: Config, problem: Problem, domain: Domain, edges: Sequence[float], hard: bool):
         self.config, self.problem, self.domain, self.edges, self.hard = config, problem, domain, list(edges), hard
+        self.shares: dict[int, nn.Module] = {}  # under hard constraints: window i's network and its share only
 
     @classmethod
     def of(cls, config: Config, problem: Problem, domain: Domain, conditions: Sequence[Condition]) -> "TimeMarching":
@@ -158,14 +172,33 @@ class TimeMarching:
         """The marched network: `make(window domain)` for each window (the network given from Python, trained
         in place, as window 0, copies of it after), chained by `Continued` under hard constraints."""
         windows: list[nn.Module] = []
+        p = self.problem
         for i in range(self.count):
             model = make(self.window(i)) if given is None or i == 0 else copy.deepcopy(windows[0])
             if self.hard and i > 0:
-                continued = Continued(windows[-1], self.problem.output_transform, self.edges[i] - self.edges[0],
-                                      self.problem.coords[-1], self.problem.fields)
-                model = Constrained(model.net, continued, self.problem.coords, self.problem.fields)
+                share = Share(p.output_transform, self.edges[i] - self.edges[0], p.coords[-1])
+                self.shares[i] = Constrained(model.net, share, p.coords, p.fields)
+                model = Constrained(model.net, Continued(windows[-1], share, p.fields), p.coords, p.fields)
             windows.append(model)
-        return TimeMarched(windows, self.edges, len(self.problem.coords) - 1)
+        return TimeMarched(windows, self.edges, len(p.coords) - 1)
+
+    def frozen(self, i: int, marched: TimeMarched) -> Optional[Callable[[tuple[str, ...]], Callable]]:
+        """Under hard constraints, for window i > 0: derivative names -> (points -> the `base:` columns of the
+        previous window's solution there: the fields and those derivatives), else None."""
+        if not (self.hard and i > 0):
+            return None
+        previous, p = marched.windows[i - 1], self.problem
+
+        def columns(derivatives: tuple[str, ...]) -> Callable[[np.ndarray], dict[str, np.ndarray]]:
+            def at(points: np.ndarray) -> dict[str, np.ndarray]:
+                w = next(previous.parameters())
+                x = torch.as_tensor(points).to(w.device, w.dtype)
+                with torch.enable_grad():
+                    d = AutogradEngine()(previous, x, p.inputs, p.fields, derivatives, "time-marching")
+                return {f"{BASE}{name}": d[name].detach().double().cpu().numpy() for name in (*p.fields, *derivatives)}
+            return at
+
+        return columns
 
     def conditions(self, i: int, conditions: Sequence[Condition], marched: TimeMarched) -> list[Condition]:
         """Window i's conditions: the problem's, each initial one (not imposed exactly) continuing the
@@ -185,7 +218,7 @@ class TimeMarching:
         if i > 0 and self.config.time.warm_start:
             for mine, theirs in zip(model.parameters(), marched.windows[i - 1].parameters()):
                 mine.copy_(theirs)
-        return model
+        return self.shares.get(i, model)
 
     def reference(self, i: int, full: Optional[ReferenceSet]) -> Optional[ReferenceSet]:
         """The reference over the times solved by the end of window i: the error the history reports."""

@@ -50,6 +50,10 @@ class Derivatives:
     def names(self) -> tuple[str, ...]:
         return tuple(self._values)
 
+    def plus(self, values: Mapping[str, torch.Tensor]) -> "Derivatives":
+        """These derivatives with `values` added to those of the same names (a frozen part of the solution)."""
+        return Derivatives({**self._values, **{k: self._values[k] + v for k, v in values.items()}}, self._owner)
+
 
 def parse(name: str, coords: Sequence[str], fields: Sequence[str]) -> Key:
     """`u_xy` -> (index of u, (index of x, index of y)); unknown names raise ValueError."""

@@ -91,7 +91,7 @@ def _group_rows(objective: Objective, params: list[torch.Tensor], group: TermGro
                 starts: dict[str, int]) -> Iterator[Rows]:
     """One group's rows of r and J, a vectorized chunk of points at a time."""
     n, per_point = len(group.batch["points"]), sum(width.values())
-    scales = {name: objective.scale(name, n * k) for name, k in width.items()}
+    scales = {name: objective.factor(group, name, n * k) for name, k in width.items()}
     module = GroupRows(objective, group, scales)
     names = [f"model.{name}" for name, _ in objective.model.named_parameters()]
     weights = dict(zip(names, (p.detach() for p in params)))

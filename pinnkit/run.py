@@ -145,14 +145,15 @@ class RunWriter:
     """Writes one run folder as a solve goes; every file it completes is complete on disk.
 
     With a `config` it starts a new run (config.toml first); without, it continues the
-    existing folder `path` (a resume: see `keep_history`).
+    existing folder `path` (a resume: see `keep_history`). With `writes = False` it only counts the history
+    rows (the processes of a solve other than the first, which alone writes the folder).
     """
 
-    def __init__(self, path: Path, config: Optional[Config] = None):
-        self.path = path
+    def __init__(self, path: Path, config: Optional[Config] = None, writes: bool = True):
+        self.path, self.writes = path, writes
         self.columns: Optional[list[str]] = None
         self.rows = 0  # history rows written so far
-        if config is not None:
+        if config is not None and writes:
             write_atomic(path / "config.toml", config.to_toml().encode())
             for section, copy in SOURCES.items():
                 if (file := source_file(getattr(config, section).name)) is not None:
@@ -160,18 +161,22 @@ class RunWriter:
 
     def history(self, row: Mapping[str, Any]) -> None:
         """Append one history row (the first row fixes the columns)."""
-        new = self.columns is None
-        if new:
-            self.columns = list(row)
-        with open(self.path / "history.csv", "a", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=self.columns, restval="")
+        if self.writes:
+            new = self.columns is None
             if new:
-                writer.writeheader()
-            writer.writerow(row)
+                self.columns = list(row)
+            with open(self.path / "history.csv", "a", newline="") as f:
+                writer = csv.DictWriter(f, fieldnames=self.columns, restval="")
+                if new:
+                    writer.writeheader()
+                writer.writerow(row)
         self.rows += 1
 
     def keep_history(self, rows: int) -> None:
         """Cut history.csv back to its first `rows` rows: those after a checkpoint are written again on resume."""
+        if not self.writes:
+            self.rows = rows
+            return
         file = self.path / "history.csv"
         with open(file, newline="") if file.is_file() else io.StringIO() as f:
             lines = list(csv.reader(f))
@@ -188,13 +193,15 @@ class RunWriter:
 
     def model(self, model: torch.nn.Module, parameters: Mapping[str, torch.Tensor], meta: Mapping[str, Any]) -> None:
         """Write model.pt: the network's state dict, the PDE parameters and `meta` (the run's status)."""
-        save_torch(self.path / "model.pt", {"model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-                                            "parameters": {k: v.detach().cpu() for k, v in parameters.items()},
-                                            "meta": dict(meta)})
+        if self.writes:
+            save_torch(self.path / "model.pt", {"model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+                                                "parameters": {k: v.detach().cpu() for k, v in parameters.items()},
+                                                "meta": dict(meta)})
 
     def summary(self, summary: Mapping[str, Any]) -> None:
         """Write summary.json, the last file of a run."""
-        write_atomic(self.path / "summary.json", (json.dumps(summary, indent=2) + "\n").encode())
+        if self.writes:
+            write_atomic(self.path / "summary.json", (json.dumps(summary, indent=2) + "\n").encode())
 
 
 def load(run_dir: Union[str, Path], device: str = "cpu", trust_code: bool = False, problem: Optional[type] = None,

@@ -165,3 +165,17 @@ def test_a_marched_run_stopped_in_its_second_window_resumes_to_the_same_history(
     rows = _rows(resumed.run_dir)
     assert rows == _rows(reference.run_dir) and 0.9 < float(rows[-1]["attention_max_pde"]) < 1.0  # updated
     assert resumed.summary["loss"] == reference.summary["loss"]
+
+
+def test_under_hard_constraints_a_window_trains_its_share_on_the_frozen_past_at_its_points():
+    setup = build(load("wave", tuple(SMALL + ["time.slabs=3"])))
+    setup.enter(1)
+    pde = setup.objective.groups[0]
+    assert {"base:u", "base:u_tt", "base:u_xx"} <= set(pde.arrays)
+    assert [p for g in setup.parameter_groups() for p in g["params"]] == list(setup.model.windows[1].parameters())
+    with torch.enable_grad():
+        trained = setup.objective.group_terms(pde, pde.batch)["pde"].detach()
+        d = AutogradEngine()(setup.model.windows[1], torch.as_tensor(pde.arrays["points"]), ("x", "t"), ("u",),
+                             ("u_tt", "u_xx"))
+    whole = (d["u_tt"] - 4 * d["u_xx"]).detach()  # the same residual of the solution window, evaluated whole
+    torch.testing.assert_close(trained, whole, rtol=1e-9, atol=1e-9 * float(whole.abs().max()))

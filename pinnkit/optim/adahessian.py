@@ -156,6 +156,7 @@ class AdaHessianPhase(FirstOrderPhase):
     Options = AdaHessianOptions
     compilable = False  # the Hessian-vector products differentiate the gradient again
     create_graph = True
+    distributed = False  # a gradient summed over processes has no graph for the Hessian-vector products
 
     def make_optimizer(self, groups: list[dict]) -> AdaHessian:
         o = self.options

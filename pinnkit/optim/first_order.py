@@ -49,13 +49,14 @@ class FirstOrderPhase(OptimizerPhase):
 
     options: FirstOrderOptions
     create_graph = False  # keep the gradient's graph for the optimizer (Hessian-vector products)
+    distributed = True  # the loss and its gradient summed over the processes (`gradient_closure`)
 
     def make_optimizer(self, groups: list[dict]) -> torch.optim.Optimizer:
         raise NotImplementedError
 
     def start(self, groups: list[dict], objective: ObjectiveView) -> None:
         self.groups, self.optimizer = groups, self.make_optimizer(groups)
-        self.evaluate = gradient_closure(parameters(groups), objective.loss, self.create_graph)
+        self.evaluate = gradient_closure(parameters(groups), objective.loss, self.create_graph, objective.processes)
 
     def learning_rate(self, k: int) -> float:
         return self.options.lr * lr_factor(self.options, k)

@@ -327,6 +327,7 @@ class LBFGSPhase(OptimizerPhase):
     At a point redraw the curvature memory carries over and the loss and gradient are evaluated afresh."""
 
     Options = LBFGSOptions
+    distributed = True  # losses and gradients summed over the processes: every trial and branch the same
 
     def make_optimizer(self, groups: list[dict]) -> LBFGS:
         o = self.options
@@ -335,7 +336,7 @@ class LBFGSPhase(OptimizerPhase):
 
     def start(self, groups: list[dict], objective: ObjectiveView) -> None:
         self.optimizer = self.make_optimizer(groups)
-        self.evaluate = gradient_closure(parameters(groups), objective.loss)
+        self.evaluate = gradient_closure(parameters(groups), objective.loss, processes=objective.processes)
 
     def step(self, k: int) -> Step:
         """One iteration; every `check_every` iterations the stopping tests are read (one host sync)."""

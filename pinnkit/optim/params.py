@@ -42,6 +42,14 @@ def assign(params: list[torch.Tensor], x: Union[torch.Tensor, np.ndarray]) -> No
         offset += p.numel()
 
 
+def assign_grads(params: list[torch.Tensor], g: torch.Tensor) -> None:
+    """Set the parameters' gradients from the flat vector `g` (each its own copy)."""
+    offset = 0
+    for p in params:
+        p.grad = g[offset:offset + p.numel()].view_as(p).clone()
+        offset += p.numel()
+
+
 def _bound(value: Bound, p: torch.Tensor, default: float) -> torch.Tensor:
     """A group's bound as a flat tensor like `p` (a fill, not a host copy, for scalars)."""
     if value is None or not torch.is_tensor(value):

@@ -97,6 +97,8 @@ class Phase:
         compilable  whether the derivative engine may be compiled under it (no second differentiation)
         restorable  whether `state_dict` holds everything an exact resume needs
         redraws     points moving mid-phase: "keep" its state (refreshed by `redrawn`), or "restart" it
+        distributed whether it runs where several processes share the objective (`ObjectiveView.processes`),
+                    taking on each the step one process holding every point would take
     """
 
     Options: ClassVar[type[PhaseOptions]] = PhaseOptions
@@ -104,6 +106,7 @@ class Phase:
     compilable: ClassVar[bool] = True
     restorable: ClassVar[bool] = True
     redraws: ClassVar[Literal["keep", "restart"]] = "keep"
+    distributed: ClassVar[bool] = False
 
     def __init__(self, options: PhaseOptions):
         self.options = options
@@ -174,6 +177,7 @@ class Monitor:
         self.start = time.perf_counter() - start.seconds
         self.resume_state = start.state
         self.phase: Optional[Phase] = None
+        self.exhausted: Optional[str] = None  # the budget key exhausted at the last iteration (`budget_reason`)
 
     def attach(self, phase: Phase) -> None:
         """Register the running phase, restoring its state when it continues from a checkpoint."""
@@ -205,9 +209,11 @@ class Monitor:
         return None
 
     def iteration_done(self, iteration: int, last: bool = False) -> Optional[str]:
-        """Record iteration k and hand it to the trainer; its stop reason, if any."""
+        """Record iteration k, note whether it exhausted the budget (`exhausted`, which the trainer may settle
+        among processes) and hand it to the trainer; its stop reason, if any."""
         self.iterations = iteration
-        return self.after(iteration, last or self.budget_reason() is not None)
+        self.exhausted = self.budget_reason()
+        return self.after(iteration, last or self.exhausted is not None)
 
     def result(self, status: str, message: str, loss: float) -> PhaseResult:
         return PhaseResult(self.options.optimizer, status, message, self.iterations, self.evaluations, loss,
@@ -248,7 +254,7 @@ def run_phase(phase: Phase, groups: list[dict], objective: ObjectiveView, monito
             reason = monitor.iteration_done(k, last=step.status is not None)
             if reason is None and step.status is not None:
                 return _result(monitor, step.status, step.message, step.loss, phase, redraws, reweights)
-            reason = reason or monitor.budget_reason()
+            reason = reason or monitor.exhausted
             if reason is not None:
                 return _result(monitor, reason, BUDGET_MESSAGES[reason], step.loss, phase, redraws, reweights)
     finally:
