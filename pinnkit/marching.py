@@ -84,7 +84,7 @@ class Share:
     def __call__(self, coords: dict[str, torch.Tensor], raw: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         shifted = {**coords, self.time: coords[self.time] - self.shift}
         moved = self.transform(shifted, raw)
-        still = self.transform(shifted, {f: torch.zeros_like(v) for f, v in raw.items()})
+        still = self.transform(shifted, {f: 0 * v for f, v in raw.items()})
         return {f: moved[f] - still[f] for f in raw}
 
 
