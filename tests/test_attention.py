@@ -4,31 +4,16 @@ import csv
 import numpy as np
 import pytest
 import torch
+from linear_toy import group, linear_objective
 
 import pinnkit
 from pinnkit.attention import ResidualAttention
 from pinnkit.config import ConfigError, load
-from pinnkit.loss import Objective, TermGroup
-from pinnkit.operators import Derivatives
 
 
-def toy() -> Objective:
+def toy():
     """u = 0.3 x - 0.2 on 11 points of [0, 1]; term "pde" = u - x^2 (so |r| varies over the points)."""
-    model = torch.nn.Linear(1, 1, dtype=torch.float64)
-    with torch.no_grad():
-        model.weight.fill_(0.3)
-        model.bias.fill_(-0.2)
-
-    def engine(model, points, coords, fields, derivatives, owner="problem"):
-        return Derivatives({"x": points[:, 0], "u": model(points)[:, 0]})
-
-    engine.eager = lambda: engine
-    group = TermGroup(sample=lambda rng: {"points": np.linspace(0, 1, 11)[:, None]}, derivatives=(),
-                      residuals=lambda d, batch: {"pde": d.u - d.x**2}, owner="toy", adaptive=True)
-    objective = Objective(model, [group], ("x",), ("u",), {}, engine)
-    objective.sample(np.random.default_rng(0))
-    objective.to(torch.device("cpu"), torch.float64)
-    return objective
+    return linear_objective([group("pde", lambda d: d.u - d.x**2, points=11, adaptive=True)])
 
 
 def test_multipliers_step_toward_the_relative_residual_and_stay_bounded():

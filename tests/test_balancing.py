@@ -3,36 +3,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
+from linear_toy import group, linear_objective
 
 import pinnkit
 from pinnkit.balancing import GradNormWeights
-from pinnkit.loss import Objective, TermGroup
-from pinnkit.operators import Derivatives
+from pinnkit.loss import Objective
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def toy() -> Objective:
+def toy():
     """u = a x + b on 16 points; term "steep" = 10 (u - 1), term "flat" = 0.1 (u + 1): gradients 100x apart."""
-    model = torch.nn.Linear(1, 1, dtype=torch.float64)
-    with torch.no_grad():
-        model.weight.fill_(0.3)
-        model.bias.fill_(-0.2)
-
-    def engine(model, points, coords, fields, derivatives, owner="problem"):
-        return Derivatives({"x": points[:, 0], "u": model(points)[:, 0]})
-
-    engine.eager = lambda: engine  # what the objective's engines offer: an uncompiled twin
-
-    def group(name, factor, target):
-        return TermGroup(sample=lambda rng: {"points": np.linspace(0, 1, 16)[:, None]}, derivatives=(),
-                         residuals=lambda d, batch: {name: factor * (d.u - target)}, owner=name)
-
-    objective = Objective(model, [group("steep", 10.0, 1.0), group("flat", 0.1, -1.0)], ("x",), ("u",), {}, engine)
-    objective.sample(np.random.default_rng(0))
-    objective.to(torch.device("cpu"), torch.float64)
-    return objective
+    return linear_objective([group("steep", lambda d: 10.0 * (d.u - 1.0)),
+                             group("flat", lambda d: 0.1 * (d.u + 1.0))])
 
 
 def weighted_norms(balance: GradNormWeights, objective: Objective) -> dict[str, float]:
