@@ -44,7 +44,9 @@ def _join(a: torch.Tensor, b: torch.Tensor, m: float) -> torch.Tensor:
 
 
 def _const(x: torch.Tensor, value: np.ndarray) -> torch.Tensor:
-    return torch.as_tensor(value, dtype=x.dtype, device=x.device)
+    """A constant in x's dtype and device, built from Python floats (torch.compile traces those as constants;
+    a NumPy array would become a graph input that breaks its guards under forward mode)."""
+    return torch.tensor(np.asarray(value, dtype=float).tolist(), dtype=x.dtype, device=x.device)
 
 
 def _angle(theta: np.ndarray) -> np.ndarray:
@@ -106,9 +108,9 @@ class Face(Piece):
     upper: np.ndarray
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        f = self.sign * (x[:, self.axis] - self.value)
+        f = float(self.sign) * (x[:, self.axis] - float(self.value))
         trims = [((h / 2) ** 2 - (x[:, j] - c) ** 2) / h for j, (c, h) in enumerate(
-            zip((self.lower + self.upper) / 2, self.upper - self.lower)) if j != self.axis]
+            zip(((self.lower + self.upper) / 2).tolist(), (self.upper - self.lower).tolist())) if j != self.axis]
         return _trimmed(f, functools.reduce(_conjunction, trims)) if trims else f
 
     def flipped(self) -> Face:
@@ -142,9 +144,9 @@ class Sphere(Piece):
     closed = True
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        rel = x[:, :len(self.center)] - _const(x, self.center)
-        f = (self.radius**2 - (rel**2).sum(dim=1)) / (2 * self.radius)
-        return self.sign * f if self.sign else _sqrt(f**2)
+        rel, radius = x[:, :len(self.center)] - _const(x, self.center), float(self.radius)
+        f = (radius**2 - (rel**2).sum(dim=1)) / (2 * radius)
+        return float(self.sign) * f if self.sign else _sqrt(f**2)
 
     def flipped(self) -> Sphere:
         return replace(self, sign=-self.sign)
@@ -175,10 +177,10 @@ class Arc(Piece):
     stop: float
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        rel = x[:, :2] - _const(x, self.center)
-        f = (self.radius**2 - (rel**2).sum(dim=1)) / (2 * self.radius)
+        rel, radius = x[:, :2] - _const(x, self.center), float(self.radius)
+        f = (radius**2 - (rel**2).sum(dim=1)) / (2 * radius)
         half, mid = (self.stop - self.start) / 2, _const(x, _angle((self.start + self.stop) / 2))
-        return _trimmed(f, rel @ mid - self.radius * np.cos(half))
+        return _trimmed(f, rel @ mid - radius * float(np.cos(half)))
 
     def at(self, s: np.ndarray) -> np.ndarray:
         return self.center + self.radius * _angle(self.start + np.asarray(s) * (self.stop - self.start))
