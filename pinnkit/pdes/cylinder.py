@@ -58,7 +58,7 @@ class CylinderFlow(Problem):
     fields = ("u", "v", "p")
     derivatives = ns_derivatives(("u", "v"), ("x", "y"))
     parameters = {"nu": 1e-3}
-    hard_constrained = ("inlet", "no_slip")
+    hard_constrained = ("inlet", "walls", "cylinder")
 
     def domain(self):
         channel = Rectangle((0.0, 0.0), (LENGTH, HEIGHT)) - Disk(CENTER, DIAMETER / 2)
@@ -69,7 +69,9 @@ class CylinderFlow(Problem):
 
     def conditions(self):
         return [Dirichlet(on="inlet", value={"u": lambda x, y: inflow(y), "v": 0.0}, name="inlet"),
-                Dirichlet(on=("walls", "cylinder"), value={"u": 0.0, "v": 0.0}, name="no_slip"),
+                Dirichlet(on="walls", value={"u": 0.0, "v": 0.0}, name="walls"),  # the cylinder apart: sharing
+                Dirichlet(on="cylinder", value={"u": 0.0, "v": 0.0}, name="cylinder"),  # points by length, it
+                # got 1 in 15 and the trained flow went through it
                 Outflow(on="outlet", viscosity="nu", name="outlet")]
 
     def output_transform(self, coords, raw):
