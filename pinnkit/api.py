@@ -1,8 +1,10 @@
 """`solve`: config in, trained run folder out; `resume`: an unfinished run folder continued; the Python face
-of `pinnkit solve`."""
+of `pinnkit solve`. Started by torchrun (`torchrun --nproc-per-node N ...`), each process runs the same call
+and they share the solve (`distributed.py`): the first writes the run folder, every one returns the result."""
 from __future__ import annotations
 
 import logging
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Sequence, Union
@@ -12,9 +14,10 @@ import torch
 from . import checkpoint
 from .build import Setup, build
 from .config import Config, ConfigError, load as load_config
+from .distributed import Processes, first, joined, settle
 from .loggers import check as check_loggers, open_loggers
 from .logs import run_log
-from .run import RunWriter, new_run_dir
+from .run import RunWriter, kept_code, new_run_dir
 from .solution import Solution
 from .problem import Problem
 from .train import Callback, Trainer
@@ -31,6 +34,7 @@ class Result:
     summary: dict[str, Any]
     solution: Solution
     plot_error: Optional[str] = None  # why RUN_DIR/plots could not be written, when `plots` was asked for
+    main: bool = True  # whether this process wrote the run folder (the first of several, or the only one)
 
     @property
     def status(self) -> str:
@@ -57,12 +61,18 @@ def solve(config: Union[Config, str, Path, dict], overrides: Sequence[str] = (),
 
     `callbacks` are called with each history row (a dict: phase, iteration, step, loss, each term,
     rel_l2_<field>, lr, ...) at every log point; one that returns something truthy (a string: the reason)
-    stops the run there, with status `stopped` (early stopping, an error target reached)."""
-    cfg, code = configured(config, tuple(overrides), problem, model)
-    check_loggers(cfg)
-    setup = build(cfg, code)
-    path = new_run_dir(cfg, out)
-    return _plotted(_train(setup, RunWriter(path, cfg), quiet, callbacks=callbacks), plots)
+    stops the run there, with status `stopped` (early stopping, an error target reached). Under torchrun the
+    callbacks are called on the first process only, and the errors are measured there only."""
+    with joined() as processes:
+        def prepared() -> Setup:
+            cfg, code = configured(config, tuple(overrides), problem, model)
+            check_loggers(cfg)
+            return build(cfg, code, processes)
+
+        setup = settle(processes, prepared)
+        path = first(processes, lambda: new_run_dir(setup.config, out))
+        writer = settle(processes, lambda: RunWriter(path, setup.config, _main(processes)))
+        return _finished(_train(setup, writer, quiet, callbacks=callbacks), plots, processes)
 
 
 def configured(config: Union[Config, str, Path, dict], overrides: tuple[str, ...], problem: Optional[type],
@@ -96,26 +106,48 @@ def resume(run_dir: Union[str, Path], quiet: bool = True, plots: bool = False,
 
     For Adam, AdaHessian and the native L-BFGS the result is the one the run would have reached
     without the stop; a SciPy L-BFGS-B phase restarts from the checkpointed weights (its message says so).
+    Under torchrun the run may continue on another number of processes than it started with: the
+    checkpoint holds every point, and the first process reads it for all.
     """
-    cfg, state, code = checkpoint.open_run(run_dir, problem, model)
-    check_loggers(cfg)
-    return _plotted(_train(build(cfg, code), RunWriter(Path(run_dir)), quiet, state, callbacks), plots)
+    with joined() as processes:
+        cfg, state = first(processes, lambda: checkpoint.open_run(run_dir, problem, model)[:2])
+
+        def prepared() -> Setup:
+            check_loggers(cfg)
+            return build(cfg, kept_code(Path(run_dir), cfg, problem, model), processes)
+
+        setup = settle(processes, prepared)
+        writer = RunWriter(Path(run_dir), writes=_main(processes))
+        return _finished(_train(setup, writer, quiet, state, callbacks), plots, processes)
+
+
+def _main(processes: Optional[Processes]) -> bool:
+    """Whether this process writes the run folder: the only one, or the first of several."""
+    return processes is None or processes.main
 
 
 def _train(setup: Setup, writer: RunWriter, quiet: bool, state: Optional[dict] = None,
            callbacks: Sequence[Callback] = ()) -> Result:
-    with run_log(writer.path):
-        watchers = open_loggers(setup.config, writer.path)
+    """Train, writing run.log, the loggers and summary.json on the first process (the only one writing)."""
+    main = writer.writes
+    with run_log(writer.path) if main else nullcontext():
+        watchers = settle(setup.processes, lambda: open_loggers(setup.config, writer.path) if main else [])
         status = "failed"
         try:
-            summary = Trainer(setup, writer, quiet, state, [*callbacks, *watchers]).run()
+            summary = Trainer(setup, writer, quiet or not main, state, [*callbacks, *watchers] if main else []).run()
             status = summary["status"]
         finally:
             for watcher in watchers:
                 watcher.close(status)
     summary["run_dir"] = str(writer.path)
-    writer.summary(summary)
-    return Result(writer.path, summary, Solution(writer.path, setup.config, setup.problem, setup.model))
+    settle(setup.processes, lambda: writer.summary(summary))
+    return Result(writer.path, summary, Solution(writer.path, setup.config, setup.problem, setup.model), main=main)
+
+
+def _finished(result: Result, plots: bool, processes: Optional[Processes]) -> Result:
+    """The result once its figures are drawn (`_plotted`, by the first process); the others wait for it, so
+    that none ends while the first still writes."""
+    return settle(processes, lambda: _plotted(result, plots and result.main))
 
 
 def _plotted(result: Result, plots: bool) -> Result:

@@ -86,7 +86,8 @@ class Setup:
         objective, processes = self.objective, self.processes
         return ObjectiveView(lambda: objective.loss()[0],
                              Residuals(lambda: objective.residual_vector()[0], objective.residual_blocks, self.taps,
-                                       point_jacobians(objective), processes), processes)
+                                       point_jacobians(objective), processes, processes and objective.layout),
+                             processes)
 
     def redraw(self, options: PhaseOptions) -> None:
         """New collocation points the way the phase asks (uniform or RAD), weighted anew, in the working dtype."""

@@ -3,6 +3,9 @@
 Exit status: 0 solved, 1 training diverged or failed (the run folder says why),
 2 bad input (one line on stderr naming file, key path and value; nothing written),
 130 / 143 stopped by SIGINT / SIGTERM (checkpointed: `solve --resume RUN_DIR` continues).
+
+`torchrun --nproc-per-node N -m pinnkit solve ...` runs one solve on N processes: each exits with the same
+status, and only the first prints (and writes the run folder).
 """
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ from typing import Optional, Sequence
 from . import catalog
 from .api import resume, solve
 from .config import ConfigError
+from .distributed import ProcessFailure, first_process
 from .interrupt import exit_code
 from .logs import console
 from .pdes import PROBLEMS
@@ -65,8 +69,10 @@ def _solve(args: argparse.Namespace) -> int:
     else:
         result = solve(args.config, args.overrides, out=args.out, quiet=args.quiet, plots=args.plots)
     if result.status == "interrupted":
-        print(result.summary["message"], file=sys.stderr)
+        _say(result.summary["message"])
         return exit_code(result.summary["signal"])
+    if not result.main:  # another process of a torchrun solve: the first one reports
+        return 0 if result.status == "completed" else 1
     errors = "  ".join(f"rel_l2 {f} = {e:.3e}" for f, e in result.rel_l2.items())
     if result.status != "completed":
         print(f"error: {result.summary['message']}", file=sys.stderr)
@@ -125,8 +131,14 @@ def _init(args: argparse.Namespace) -> int:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """The command line (`argv`, default sys.argv); the exit status of the module docstring."""
     args = _parser().parse_args(argv)
-    with console():
+    with console(shown=first_process()):
         return _run(args)
+
+
+def _say(text: str) -> None:
+    """One line on stderr, from the first process only where torchrun started several."""
+    if first_process():
+        print(text, file=sys.stderr)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -136,11 +148,14 @@ def _run(args: argparse.Namespace) -> int:
         commands = {"solve": _solve, "plot": _plot, "export": _export, "list": lambda _: _list(), "init": _init}
         return commands[args.command](args)
     except (ConfigError, ProblemError, RunError) as err:
-        print(f"error: {err}", file=sys.stderr)
+        _say(f"error: {err}")
         return 2
     except KeyboardInterrupt as err:  # a second Ctrl-C, or one before training started
-        print(f"interrupted: {str(err) or 'before training started, nothing written'}", file=sys.stderr)
+        _say(f"interrupted: {str(err) or 'before training started, nothing written'}")
         return exit_code("SIGINT")
     except OSError as err:  # a full disk or a folder taken away while writing: the last checkpoint stays whole
-        print(f"error: cannot write {err.filename or 'the run folder'}: {err.strerror or err}", file=sys.stderr)
+        _say(f"error: cannot write {err.filename or 'the run folder'}: {err.strerror or err}")
+        return 1
+    except ProcessFailure as err:  # one process of a torchrun solve failed outside training: all stop with it
+        _say(f"error: {err}")
         return 1

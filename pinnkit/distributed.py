@@ -15,7 +15,7 @@ import os
 import traceback
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Optional, TypeVar
+from typing import Callable, Iterator, Optional, TypeVar
 
 import torch
 import torch.distributed as dist
@@ -63,6 +63,8 @@ class Processes:
     def __init__(self, rank: int, size: int, local_rank: int):
         self.rank, self.size, self.local_rank = rank, size, local_rank
         self.shard = Shard(rank, size)
+        self.received: Callable[[], Optional[int]] = lambda: None  # a signal this process received (the trainer's)
+        self.heard: Optional[int] = None  # the first signal any process had received, as of the last `sum`
 
     @property
     def main(self) -> bool:
@@ -79,22 +81,32 @@ class Processes:
             return torch.device("cpu")
         if not torch.cuda.is_available():
             raise ConfigError(f"device: {name!r} requested but CUDA is not available (use 'auto' or 'cpu')")
+        if self.local_rank >= torch.cuda.device_count():
+            raise ConfigError(f"device: process {self.local_rank} of this machine has no GPU of its own (it has "
+                              f"{torch.cuda.device_count()}); start at most that many processes per machine, or "
+                              f"use device = 'cpu'")
         torch.cuda.set_device(self.local_rank)
         return torch.device("cuda", self.local_rank)
 
     def sum(self, compute: Callable[[], torch.Tensor], like: torch.Tensor) -> torch.Tensor:
         """The elementwise sum over the processes of `compute()` (a tensor shaped like `like`), on every process,
-        in one all-reduce; when `compute` raised on any process, every process raises that error."""
+        in one all-reduce; when `compute` raised on any process, every process raises that error. The
+        all-reduce also carries each process's signal (`received`), so that every process knows of any (`heard`)
+        at the same point of the solve."""
         error: Optional[BaseException] = None
         try:
             local = compute().detach().reshape(-1)
         except Exception as err:  # reported to every process below
             error, local = err, like.detach().new_zeros(like.numel())
-        buffer = torch.cat([local, local.new_full((1,), float(error is not None))])
+        notes = local.new_zeros(1 + self.size)  # failed anywhere, then each process's signal
+        notes[0], notes[1 + self.rank] = float(error is not None), float(self.received() or 0)
+        buffer = torch.cat([local, notes])
         dist.all_reduce(buffer)
-        if buffer[-1] > 0:
+        failed, *signals = (int(v) for v in buffer[len(local):].tolist())
+        if failed:
             self._raise_first(error)
-        return buffer[:-1].view_as(like)
+        self.heard = self.heard or next((s for s in signals if s), None)
+        return buffer[:len(local)].view_as(like)
 
     def settle(self, compute: Callable[[], T]) -> T:
         """`compute()` on every process; when it raised on any, every process raises the first one's error."""
@@ -146,7 +158,8 @@ def _report(error: BaseException, rank: int) -> tuple[str, str, str]:
 def joined() -> Iterator[Optional[Processes]]:
     """The processes of this solve while open: None for one process (no torchrun, or one process), else
     `Processes`, the process group joined from torchrun's environment (RANK, WORLD_SIZE, LOCAL_RANK,
-    MASTER_ADDR, MASTER_PORT) unless the caller joined one already; one this joined is left on exit."""
+    MASTER_ADDR, MASTER_PORT) unless the caller joined one already (it must carry CPU tensors: gloo, or
+    "cpu:gloo,cuda:nccl" as here with GPUs); one this joined is left on exit."""
     size = int(os.environ.get("WORLD_SIZE", "1"))
     if size <= 1:
         yield None
@@ -172,6 +185,6 @@ def first(processes: Optional[Processes], compute: Callable[[], T]) -> T:
     return compute() if processes is None else processes.first(compute)
 
 
-def describe(processes: Optional[Processes]) -> dict[str, Any]:
-    """What the summary says of the processes: their number (1 without torchrun)."""
-    return {"processes": 1 if processes is None else processes.size}
+def first_process() -> bool:
+    """Whether this is the first (or the only) process, from torchrun's environment, before any group is joined."""
+    return int(os.environ.get("RANK", "0")) == 0

@@ -2,7 +2,8 @@
 parameters), the progress bar, and the last finite model, which a diverged or failed phase is rolled back to.
 
 Losses and errors are read from the device only here, at log points (every `output.log_every`
-iterations), so the iterations in between never wait for the host.
+iterations), so the iterations in between never wait for the host. Where several processes share the
+solve, the losses are summed over them, and only the first measures the errors and writes the row.
 """
 from __future__ import annotations
 
@@ -45,11 +46,10 @@ class History:
         """Evaluate and record the row of iteration k of phase `index` (run step `step`, learning rate `lr` where
         the phase has one); the row. A row with a finite loss becomes the snapshot a rollback returns to."""
         s = self.setup
-        with torch.enable_grad():
-            total, terms = s.objective.loss()
-        errors = s.reference.errors(s.model, s.problem.fields) if s.reference is not None else {}
-        quantities = s.quantities.values(s.model) if s.quantities is not None else {}
-        losses = {"loss": float(total.detach()), **{name: float(v.detach()) for name, v in terms.items()}}
+        losses = self.losses()
+        reports = s.processes is None or s.processes.main
+        errors = s.reference.errors(s.model, s.problem.fields) if s.reference is not None and reports else {}
+        quantities = s.quantities.values(s.model) if s.quantities is not None and reports else {}
         self.last = {"loss": losses, "rel_l2": {f: float(e) for f, e in errors.items()}, "quantities": quantities}
         row = {**({"window": s.window} if s.marching else {}), "phase": index, "optimizer": optimizer,
                "iteration": k, "step": step, "evaluations": evaluations,
@@ -68,6 +68,23 @@ class History:
             self.bar.set_postfix({"loss": f"{row['loss']:.3e}", **{f"err_{f}": f"{e:.2e}" for f, e in  # probes: the
                                   self.last["rel_l2"].items() if "@" not in f}})  # final line and history.csv
         return row
+
+    def losses(self) -> dict[str, float]:
+        """The loss and each term's mean square now (summed over the processes that share the solve)."""
+        s = self.setup
+        if s.processes is None:
+            with torch.enable_grad():
+                total, terms = s.objective.loss()
+            return {"loss": float(total.detach()), **{name: float(v.detach()) for name, v in terms.items()}}
+
+        def local() -> tuple[list[str], torch.Tensor]:
+            with torch.enable_grad():
+                total, terms = s.objective.loss()
+            return list(terms), torch.stack([total.detach(), *(v.detach() for v in terms.values())])
+
+        names, mine = s.processes.settle(local)  # an evaluation that failed anywhere stops every process here
+        summed = s.processes.sum(lambda: mine, mine).tolist()
+        return dict(zip(["loss", *names], summed))
 
     @torch.no_grad()
     def roll_back(self) -> None:

@@ -44,11 +44,12 @@ class ConsoleFormatter(logging.Formatter):
 
 
 @contextmanager
-def console() -> Iterator[None]:
+def console(shown: bool = True) -> Iterator[None]:
     """While open, show the `pinnkit` logger's warnings, and INFO records marked `extra={"console": True}`
     (compiling), on stderr, one line each (the command line's setting); records carrying a traceback stay in
-    run.log, since the command line reports those failures itself."""
-    handler = logging.StreamHandler(sys.stderr)
+    run.log, since the command line reports those failures itself. With `shown = False` (the processes of a
+    torchrun solve after the first, which reports for all) nothing is shown."""
+    handler = logging.StreamHandler(sys.stderr) if shown else logging.NullHandler()
     handler.setFormatter(ConsoleFormatter())
     handler.setLevel(logging.INFO)
     handler.addFilter(lambda record: record.exc_info is None and (record.levelno >= logging.WARNING

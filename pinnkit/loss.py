@@ -127,6 +127,23 @@ class Objective:
             offset += r.numel()
         return torch.cat(pieces), slices
 
+    def layout(self) -> tuple[int, torch.Tensor]:
+        """Where processes share the objective: the length of r over every process's points, and the index in
+        that r of each row of this process's r (a replicated group's rows at that group's own rows). The
+        terms' widths come from one point of each group."""
+        total, index = 0, []
+        for g in self.groups:
+            n = len(g.arrays["points"])
+            part = self.shard.part(n, g.pointwise)[0] if self.shard is not None else slice(0, n)
+            with torch.enable_grad():
+                terms = self.group_terms(g, {k: v[:1] for k, v in g.batch.items()}, self.engine.eager())
+            points = torch.arange(n)[part]
+            for r in terms.values():
+                k = r.reshape(1, -1).shape[1]
+                index.append((total + points[:, None] * k + torch.arange(k)).reshape(-1))
+                total += n * k
+        return total, torch.cat(index)
+
     def residual_blocks(self, points: int = 32) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """The scaled residual vector in pieces (rows of r, r[rows]), `points` points of one group per piece.
 

@@ -6,16 +6,25 @@ restores the last finite model), a checkpoint every `output.checkpoint_every` it
 signals. A checkpoint is also written before the first phase and at every phase boundary;
 SIGINT/SIGTERM stop after the current iteration with a checkpoint (status `interrupted`), and a
 Trainer given a checkpoint continues from it.
+
+Where several processes share the solve (`Setup.processes`), every decision a process could take alone
+is settled among them: a signal any process received comes with the sums of each step; at log points (and
+every iteration of a phase with a time budget) one all-reduce settles the first process's reason to stop and
+budget (its callbacks, its clock: `_agreed`). The first process alone writes.
 """
 from __future__ import annotations
 
 import logging
 import math
+import signal
 import time
 from typing import Any, Callable, Optional, Sequence
 
+import torch
+
 from . import checkpoint
 from .build import DTYPES, Setup
+from .distributed import ProcessFailure, settle
 from .history import History
 from .interrupt import Signals
 from .optim import PHASES, Monitor, Phase, PhaseOptions, PhaseResult, Progress, run_phase
@@ -24,6 +33,8 @@ from .version import versions
 
 log = logging.getLogger(__name__)
 STOPS = ("diverged", "failed", "interrupted", "stopped")  # phase statuses that end the run
+REASONS = (None, "diverged", "stopped", "interrupted")  # a stop reason as an integer, to settle among processes
+BUDGETS = (None, "completed", "max_evaluations", "max_seconds")  # an exhausted budget, likewise
 Callback = Callable[[dict[str, Any]], Any]  # a history row -> a reason to stop the run (truthy), or None
 
 
@@ -43,19 +54,25 @@ class Trainer:
         self.step = 0  # iterations done in earlier phases
         self.resumed: list[int] = []  # steps at which the run was continued from a checkpoint
         self.signals = Signals()
+        self.stop_signal: Optional[int] = None  # the signal that stopped the run (any process's, settled)
 
     def run(self) -> dict[str, Any]:
         """Run every phase (stopping at the first that diverges, fails or is interrupted); return the summary."""
-        first, progress = self._continue(self.resume) if self.resume else (0, Progress())
         if self.resume is None:
+            first, progress = 0, Progress()
             self._checkpoint(0, progress)
+        else:
+            first, progress = settle(self.setup.processes, lambda: self._continue(self.resume))
+        if self.setup.processes is not None:  # every sum among the processes carries this one's signal
+            self.setup.processes.received = lambda: self.signals.received
         try:
             with self.signals:
                 status, message = self._phases(first, progress)
         except KeyboardInterrupt:  # a second signal: stop at once, the last checkpoint stays
             raise KeyboardInterrupt(f"stopped at once by a second signal; continue from the last checkpoint "
                                     f"with: {checkpoint.resume_command(self.writer.path)}") from None
-        self.writer.model(self.setup.model, self.setup.problem.state_dict(), {"status": status})
+        settle(self.setup.processes,
+               lambda: self.writer.model(self.setup.model, self.setup.problem.state_dict(), {"status": status}))
         log.info("run %s: %s", status, message)
         return self._summary(status, message)
 
@@ -63,7 +80,7 @@ class Trainer:
         """Phases `first`, ... in order (the first from `progress`), a checkpoint after each; the run's status."""
         schedule = self.setup.config.schedule
         for index in range(first, len(schedule)):
-            if self.signals.received:
+            if self._signalled():
                 return "interrupted", self._interrupted(index, 0)
             result = self._phase(index, schedule[index][1], progress)
             progress = Progress()
@@ -120,15 +137,17 @@ class Trainer:
         rolled back to the last finite history row."""
         options, s = phase.options, self.setup
         if monitor.iterations == 0:
-            self._log(index, phase, 0, 0)  # the starting row; a stop it asks for counts from the first log point
+            self._logged(index, phase, 0, 0)  # the starting row; a stop it asks for counts from the first log point
         try:
             result = run_phase(phase, s.parameter_groups(), s.view(), monitor)
         except Exception as err:  # keep the finished work; report what broke in one line, the traceback in run.log
-            log.error("%s (%s) failed", self._name(index), options.optimizer, exc_info=True)
-            result = monitor.result("failed", f"{type(err).__name__}: {err} (traceback in run.log)", math.nan)
+            remote = f"\n{err.traceback}" if isinstance(err, ProcessFailure) and err.traceback else ""
+            log.error("%s (%s) failed%s", self._name(index), options.optimizer, remote, exc_info=True)
+            what = str(err) if isinstance(err, ProcessFailure) else f"{type(err).__name__}: {err}"
+            result = monitor.result("failed", f"{what} (traceback in run.log)", math.nan)
         last_logged = result.iterations % s.config.output.log_every == 0
         if result.status not in STOPS and not last_logged:
-            result.status = self._log(index, phase, result.iterations, monitor.evaluations) or result.status
+            result.status = self._logged(index, phase, result.iterations, monitor.evaluations) or result.status
         if result.status in ("diverged", "failed"):
             self.history.roll_back()
             if result.status == "diverged":
@@ -138,13 +157,53 @@ class Trainer:
     def _after(self, index: int, monitor: Monitor, k: int, last: bool) -> Optional[str]:
         """The trainer's part of iteration k: log, watch the signals, checkpoint; a reason to stop, if any."""
         out = self.setup.config.output
-        reason = self._log(index, monitor.phase, k, monitor.evaluations) if k % out.log_every == 0 else None
+
+        def logged() -> Optional[str]:
+            return self._log(index, monitor.phase, k, monitor.evaluations) if k % out.log_every == 0 else None
+
+        p = self.setup.processes
+        if p is None:
+            reason, signum = logged(), self.signals.received
+        elif k % out.log_every == 0 or monitor.options.max_seconds is not None:  # what else is the same everywhere
+            reason, monitor.exhausted, last = self._agreed(lambda: (logged(), monitor.exhausted, last))
+            signum = p.heard
+        else:
+            reason, signum = None, p.heard  # the signals came with the step's sums
         running = reason is None and not last  # a phase end is checkpointed after it
-        if running and self.signals.received:
-            reason = "interrupted"
+        if running and signum:
+            reason, self.stop_signal = "interrupted", signum
         if reason == "interrupted" or (running and out.checkpoint_every and k % out.checkpoint_every == 0):
             self._checkpoint(index, monitor.progress())
         return reason
+
+    def _agreed(self, decide: Callable[[], tuple[Optional[str], Optional[str], bool]]) \
+            -> tuple[Optional[str], Optional[str], bool]:
+        """The first process's (reason to stop, exhausted budget, whether the phase ends here) from `decide()`,
+        which every process runs, in one all-reduce (an error `decide` raises anywhere is raised on all)."""
+        p = self.setup.processes
+
+        def codes() -> torch.Tensor:
+            reason, budget, last = decide()
+            return torch.tensor([REASONS.index(reason), BUDGETS.index(budget), last] if p.main else [0, 0, 0],
+                                dtype=torch.float64)
+
+        agreed = [int(c) for c in p.sum(codes, torch.zeros(3, dtype=torch.float64))]
+        return REASONS[agreed[0]], BUDGETS[agreed[1]], bool(agreed[2])
+
+    def _logged(self, index: int, phase: Phase, k: int, evaluations: int) -> Optional[str]:
+        """`_log`, with the first process's reason to stop settled among several processes."""
+        if self.setup.processes is None:
+            return self._log(index, phase, k, evaluations)
+        return self._agreed(lambda: (self._log(index, phase, k, evaluations), None, False))[0]
+
+    def _signalled(self) -> bool:
+        """Whether a signal asks the run to stop (one any of the processes received), noted in `stop_signal`."""
+        signum = self.signals.received
+        if self.setup.processes is not None:
+            self._agreed(lambda: (None, None, False))
+            signum = self.setup.processes.heard
+        self.stop_signal = self.stop_signal or signum
+        return signum is not None
 
     def _log(self, index: int, phase: Phase, k: int, evaluations: int) -> Optional[str]:
         """Write the history row of iteration k and show it to the callbacks; "diverged" on a non-finite loss,
@@ -162,8 +221,12 @@ class Trainer:
         return None
 
     def _interrupted(self, index: int, k: int) -> str:
-        return (f"interrupted by {self.signals.name} in {self._name(index)} at iteration {k} (step {self.step}); "
+        return (f"interrupted by {self._signal_name()} in {self._name(index)} at iteration {k} (step {self.step}); "
                 f"continue with: {checkpoint.resume_command(self.writer.path)}")
+
+    def _signal_name(self) -> str:
+        """The name of the signal that stopped the run (SIGINT, SIGTERM), or "" when none did."""
+        return signal.Signals(self.stop_signal).name if self.stop_signal else ""
 
     def _restart_note(self, index: int, options: PhaseOptions, start: Progress) -> str:
         """For a phase continued part-way whose state cannot be restored (SciPy): say it restarts."""
@@ -180,7 +243,12 @@ class Trainer:
                 "snapshot": self.history.snapshot, "resumed": list(self.resumed)}
 
     def _checkpoint(self, index: int, progress: Progress) -> None:
-        checkpoint.save(self.writer.path, {**checkpoint.capture(self.setup), **self.position(index, progress)})
+        """Write the checkpoint (the first process, where several share the solve: it holds every point)."""
+        def save() -> None:
+            if self.writer.writes:
+                checkpoint.save(self.writer.path, {**checkpoint.capture(self.setup), **self.position(index, progress)})
+
+        settle(self.setup.processes, save)
 
     def _continue(self, state: dict) -> tuple[int, Progress]:
         """Restore a checkpoint: the model, points and RNGs, the history up to it; return (phase, its progress)."""
@@ -203,7 +271,7 @@ class Trainer:
         return {
             "status": status,
             "message": message,
-            **({"signal": self.signals.name} if status == "interrupted" else {}),
+            **({"signal": self._signal_name()} if status == "interrupted" else {}),
             "problem": s.config.problem.name,
             "loss": self.history.last["loss"],
             "rel_l2": self.history.last["rel_l2"],
@@ -218,6 +286,7 @@ class Trainer:
             "resumed": self.resumed,
             "seconds": round(time.perf_counter() - self.start, 3),
             "device": str(s.device),
+            **({"processes": s.processes.size} if s.processes is not None else {}),
             "engine": "jet" if s.taps is not None else "autograd",  # forward jets need pinnkit's MLP
             "dtype": str(next(s.model.parameters()).dtype).replace("torch.", ""),
             "seed": s.config.seed,

@@ -64,7 +64,8 @@ class Residuals:
     `taps`, when given, shows the linear layers r passes through (K-FAC preconditions them).
     `jacobian`, when given, takes the parameters and returns (N, chunks of (rows, r[rows], J[rows])) computed
     point by point, or None where it cannot for these parameters (the blocks' backward passes then serve).
-    `processes`, when given: r holds this process's rows only, and the others hold the rest.
+    `processes`, when given: r holds this process's rows only, and the others hold the rest; `layout` then
+    gives the length of the whole r and the index in it of each of this process's rows.
     """
 
     vector: Callable[[], torch.Tensor]
@@ -72,6 +73,7 @@ class Residuals:
     taps: Optional[LayerTaps] = None
     jacobian: Optional[Callable[[list[torch.Tensor]], Optional[tuple[int, Iterator[Rows]]]]] = None
     processes: Optional[Processes] = None
+    layout: Optional[Callable[[], tuple[int, torch.Tensor]]] = None
 
     def __call__(self) -> torch.Tensor:
         return self.vector()
@@ -112,8 +114,18 @@ class ObjectiveView:
 
         r = self.residuals
         residuals = r and Residuals(counting(r.vector), r.blocks and counting(r.blocks), r.taps,
-                                    r.jacobian and counting(r.jacobian), r.processes)
+                                    r.jacobian and counting(r.jacobian), r.processes, r.layout)
         return ObjectiveView(counting(self.loss), residuals, self.processes)
+
+
+def squared_norm(residuals: Residuals, like: torch.Tensor) -> Callable[[], torch.Tensor]:
+    """The loss ||r||^2 at the current parameters, detached, as a function (summed over the processes that
+    share r, where several do; `like`: a tensor of r's dtype and device)."""
+    def local() -> torch.Tensor:
+        return residuals.vector().detach().square().sum()
+
+    processes = residuals.processes
+    return local if processes is None else lambda: processes.sum(local, like.new_zeros(()))
 
 
 def gradient_closure(params: list[torch.Tensor], loss: Callable[[], torch.Tensor], create_graph: bool = False,

@@ -10,8 +10,8 @@ from typing import Iterable, Literal, Sequence
 import torch
 from pydantic import Field
 
-from .closures import ResidualClosure, as_residuals
-from .gauss_newton import DampedSystem, JacobianOptions, JacobianPhase, Space, hold_active, jacobian, note_fallbacks
+from .closures import ResidualClosure, as_residuals, squared_norm
+from .gauss_newton import JacobianOptions, JacobianPhase, Space, gauss_newton_system, note_fallbacks
 from .grid_search import grid_search, step_grid
 from .params import flat, parameters
 
@@ -47,12 +47,11 @@ class EnergyNaturalGradient(torch.optim.Optimizer):
         residuals = as_residuals(closure)
         params = parameters(self.param_groups)
         state = self.state[params[0]]
-        r, J = jacobian(residuals, params, self.max_memory_gb)
-        J = hold_active(self.param_groups, J, r)
-        system, x = DampedSystem(J, r, self.space), flat(params)
+        system, f = gauss_newton_system(self.param_groups, residuals, self.space, self.max_memory_gb)
+        x = flat(params)
         d = system.step(self.damping * system.scale())
         note_fallbacks(state, system)
-        loss, eta = grid_search(self.param_groups, x, d, r.dot(r), self.steps, residuals.vector)
+        loss, eta = grid_search(self.param_groups, x, d, f, self.steps, squared_norm(residuals, x))
         state["eta"] = torch.tensor(eta)  # 0: stalled
         return loss
 
@@ -73,6 +72,7 @@ class ENGDPhase(JacobianPhase):
     """`optimizer = "engd"`: `EnergyNaturalGradient`, float64 by default."""
 
     Options = ENGDOptions
+    distributed = True  # J^T J and J^T r summed over the processes (`gauss_newton.summed_system`)
 
     def make_optimizer(self, groups: list[dict]) -> EnergyNaturalGradient:
         o = self.options

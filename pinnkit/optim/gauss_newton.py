@@ -4,6 +4,8 @@ vector, the damped Gauss-Newton step, the memory guard and the phase base.
 A least-squares loss is ||r||^2. Its damped Gauss-Newton step d minimizes ||r + J d||^2 + lam ||d||^2:
 d = -(J^T J + lam I)^{-1} J^T r in parameter space (P x P), or equivalently, by the Woodbury identity,
 d = -J^T (J J^T + lam I)^{-1} r in sample space (N x N); the smaller of the two is solved, by Cholesky.
+Where several processes share r, each holding some of its rows, J^T J and J^T r are summed over them in
+one all-reduce (`summed_system`) and the step is solved in parameter space, the same on every process.
 """
 from __future__ import annotations
 
@@ -110,12 +112,61 @@ class DampedSystem:
         """max diag(J^T J): the natural unit of the damping (Nielsen's tau * this starts LM)."""
         return self.J.square().sum(0).max()
 
+    def reduction(self, d: torch.Tensor) -> torch.Tensor:
+        """The predicted reduction ||r||^2 - ||r + J d||^2 of the step d."""
+        Jd = self.J @ d
+        return -(2 * self.r.dot(Jd) + Jd.square().sum())
+
     def step(self, damping: torch.Tensor) -> torch.Tensor:
         """d = -(J^T J + damping I)^{-1} J^T r, the same in either space."""
-        A = self.gramian + damping * torch.eye(len(self.gramian), dtype=self.J.dtype, device=self.J.device)
+        A = self.gramian + damping * torch.eye(len(self.gramian), dtype=self.gramian.dtype, device=self.gramian.device)
         x, solved = spd_solve(A, self.r if self.sample else self.gradient)
         self.fallbacks += not solved
         return -self.J.T @ x if self.sample else -x
+
+
+class SummedSystem(DampedSystem):
+    """The damped system of the normal equations alone: J^T J and J^T r summed over the processes that hold r's
+    rows (`summed_system`), in parameter space."""
+
+    def __init__(self, gramian: torch.Tensor, gradient: torch.Tensor):
+        self.gramian, self.gradient, self.sample, self.fallbacks = gramian, gradient, False, 0
+
+    def scale(self) -> torch.Tensor:
+        return self.gramian.diagonal().max()
+
+    def reduction(self, d: torch.Tensor) -> torch.Tensor:
+        return -(2 * self.gradient.dot(d) + d.dot(self.gramian @ d))
+
+
+def summed_system(groups: list[dict], residuals: Residuals, max_gb: float) -> tuple[SummedSystem, torch.Tensor]:
+    """J^T J, J^T r and ||r||^2 of this process's rows, summed over the processes in one all-reduce, with the
+    parameters held at a bound (`params.active`) zeroed; and ||r||^2."""
+    params = parameters(groups)
+    P = sum(p.numel() for p in params)
+    check_memory(P, P, params[0].element_size(), max_gb)  # the summed Gramian, and the damped one solved
+
+    def local() -> torch.Tensor:
+        r, J = jacobian(residuals, params, max_gb)
+        return torch.cat([(J.T @ J).reshape(-1), J.T @ r, r.dot(r).reshape(1)])
+
+    summed = residuals.processes.sum(local, params[0].new_zeros(P * P + P + 1))
+    gramian, gradient, f = summed[:P * P].view(P, P), summed[P * P:-1], summed[-1]
+    held = active(flat(params), gradient, *box(groups))
+    if held.any():
+        gramian, gradient = torch.where(held[:, None] | held[None, :], 0.0, gramian), torch.where(held, 0.0, gradient)
+    return SummedSystem(gramian, gradient), f
+
+
+def gauss_newton_system(groups: list[dict], residuals: Residuals, space: Space,
+                        max_gb: float) -> tuple[DampedSystem, torch.Tensor]:
+    """The damped Gauss-Newton system at the current parameters (those held at a bound kept there), and the
+    loss ||r||^2: from r and its Jacobian, or where processes share r from the summed normal equations."""
+    if residuals.processes is not None:
+        return summed_system(groups, residuals, max_gb)
+    r, J = jacobian(residuals, parameters(groups), max_gb)
+    J = hold_active(groups, J, r)
+    return DampedSystem(J, r, space), r.dot(r)
 
 
 def spd_solve(A: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, bool]:
@@ -169,13 +220,14 @@ class DampedOptimizer(torch.optim.Optimizer):
 
 
 def damped_trials(groups: list[dict], x: torch.Tensor, f: torch.Tensor, system: "DampedSystem | Any",
-                  reduction: Callable[[torch.Tensor], torch.Tensor], vector: Callable[[], torch.Tensor],
+                  reduction: Callable[[torch.Tensor], torch.Tensor], loss: Callable[[], torch.Tensor],
                   state: dict, max_trials: int, max_damping: float) -> torch.Tensor:
     """Try damped steps from x (loss f) until the gain ratio accepts one, and return its loss; `reduction(d)`
-    is the model's predicted reduction for the step d taken. When none is accepted, x is put back and f
-    returned (the damping has grown, and `stalled` is set above `max_damping`)."""
+    is the model's predicted reduction for the step d taken, `loss()` the loss at the current parameters
+    (`closures.squared_norm`). When none is accepted, x is put back and f returned (the damping has grown,
+    and `stalled` is set above `max_damping`)."""
     for _ in range(max_trials):
-        d, f_new = try_step(groups, x, system.step(state["damping"]), vector)
+        d, f_new = try_step(groups, x, system.step(state["damping"]), loss)
         note_fallbacks(state, system)
         if gain_ratio_update(state, f, f_new, reduction(d), max_damping):
             return f_new

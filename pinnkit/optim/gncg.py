@@ -8,17 +8,19 @@ derivative of the linear map u -> J^T u along v, a backward pass through that pa
 graph of r, the graph of its backward pass, and a few vectors of N and P entries, whatever N x P is:
 about GRAPH_FACTOR times what autograd keeps for one evaluation of r (measured: 4.0-4.2x on Kovasznay
 4 x 100 with 5,000 and 20,000 points, 6.2x on Burgers 8 x 20), refused before training above
-`max_memory_gb`. The damping follows the gain ratio actual / predicted reduction, as in `lm`.
+`max_memory_gb`. The damping follows the gain ratio actual / predicted reduction, as in `lm`. Where
+several processes share r, each holding some of its rows, J^T u and the dot products of residual-sized
+vectors are summed over them: every process runs the same CGLS iterations.
 """
 from __future__ import annotations
 
 import math
-from typing import Iterable, Literal
+from typing import Iterable, Literal, Optional
 
 import torch
 from pydantic import Field
 
-from .closures import ResidualClosure, as_residuals
+from .closures import Processes, ResidualClosure, Residuals, as_residuals, squared_norm
 from .gauss_newton import (DampedOptimizer, GiB, GaussNewtonOptions, GaussNewtonPhase, MemoryBudgetError,
                            gain_ratio_update)
 from .grid_search import try_step
@@ -40,19 +42,32 @@ def check_memory(sizes: Sizes, itemsize: int, max_gb: float) -> None:
 
 
 class JacobianProducts:
-    """J v and J^T u for the Jacobian J (N, P) of r (N,) over `params`, from r's graph (kept)."""
+    """J v and J^T u for the Jacobian J (N, P) of r (N,) over `params`, from r's graph (kept). With `processes`,
+    r holds this process's rows: J^T u and the dot products of residual-sized vectors are summed over them."""
 
-    def __init__(self, r: torch.Tensor, params: list[torch.Tensor]):
-        self.r, self.params = r, params
+    def __init__(self, r: torch.Tensor, params: list[torch.Tensor], processes: Optional[Processes] = None):
+        self.r, self.params, self.processes = r, params, processes
         self.u = torch.zeros_like(r, requires_grad=True)
         grads = torch.autograd.grad(r, params, self.u, create_graph=True, allow_unused=True, materialize_grads=True)
         self.linked = [(i, g) for i, g in enumerate(grads) if g.requires_grad]  # J^T u as a function of u
 
     def transposed(self, u: torch.Tensor) -> torch.Tensor:
         """J^T u (P,)."""
+        if self.processes is None:
+            return self.local_transposed(u)
+        return self.processes.sum(lambda: self.local_transposed(u), torch.cat([p.reshape(-1) for p in self.params]))
+
+    def local_transposed(self, u: torch.Tensor) -> torch.Tensor:
+        """J^T u over this process's rows."""
         grads = torch.autograd.grad(self.r, self.params, u, retain_graph=True, allow_unused=True,
                                     materialize_grads=True)
         return torch.cat([g.reshape(-1) for g in grads])
+
+    def inner(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """a . b of two residual-sized vectors (N,)."""
+        if self.processes is None:
+            return a.dot(b)
+        return self.processes.sum(lambda: a.dot(b), a.new_zeros(()))
 
     def forward(self, v: torch.Tensor) -> torch.Tensor:
         """J v (N,)."""
@@ -75,7 +90,7 @@ def cgls(J: JacobianProducts, r: torch.Tensor, damping: float, free: torch.Tenso
     target = tol * tol * float(gamma)
     for _ in range(iterations):
         q = J.forward(p)
-        delta = q.dot(q) + damping * p.dot(p)
+        delta = J.inner(q, q) + damping * p.dot(p)
         if not float(delta) > 0:
             break
         alpha = gamma / delta
@@ -124,16 +139,13 @@ class GaussNewtonCG(DampedOptimizer):
         params, state = parameters(groups), self.state[parameters(groups)[0]]
         x, (lower, upper) = flat(params), box(groups)
         for _ in range(self.max_trials):
-            with torch.enable_grad():
-                r = residuals.vector()
-                J = JacobianProducts(r, params)
-            r = r.detach()
-            f, free = r.dot(r), ~active(x, J.transposed(r), lower, upper)
+            J, r, f, gradient = linearized(residuals, params)
+            free = ~active(x, gradient, lower, upper)
             if "damping" not in state:
                 state.update(damping=self.damping * self._scale(J, x), nu=2.0, stalled=0.0)
             d, Jd = cgls(J, r, state["damping"], free, self.cg_iterations, self.cg_tol)
-            _, f_new = try_step(groups, x, d, residuals.vector)
-            predicted = -(2 * r.dot(Jd) + Jd.dot(Jd))  # ||r||^2 - ||r + J d||^2
+            _, f_new = try_step(groups, x, d, squared_norm(residuals, x))
+            predicted = -(2 * J.inner(r, Jd) + J.inner(Jd, Jd))  # ||r||^2 - ||r + J d||^2
             if gain_ratio_update(state, f, f_new, predicted, self.max_damping):
                 return f_new
             assign(params, x)
@@ -146,7 +158,31 @@ class GaussNewtonCG(DampedOptimizer):
         """Mean diagonal of J^T J, estimated by Hutchinson with one Rademacher vector (seeded: repeatable)."""
         z = torch.randint(0, 2, x.shape, generator=torch.Generator().manual_seed(0)).to(x) * 2 - 1
         Jz = J.forward(z)
-        return max(float(Jz.dot(Jz)) / len(x), math.ulp(1.0))
+        return max(float(J.inner(Jz, Jz)) / len(x), math.ulp(1.0))
+
+
+def linearized(residuals: Residuals, params: list[torch.Tensor]) -> tuple[JacobianProducts, torch.Tensor,
+                                                                           torch.Tensor, torch.Tensor]:
+    """r (detached), the products of its Jacobian, ||r||^2 and J^T r at the current parameters (the last two
+    summed over the processes that share r, in one all-reduce that also carries a failed evaluation)."""
+    processes = residuals.processes
+    if processes is None:
+        with torch.enable_grad():
+            r = residuals.vector()
+            J = JacobianProducts(r, params)
+        r = r.detach()
+        return J, r, r.dot(r), J.transposed(r)
+    found = {}
+
+    def local() -> torch.Tensor:
+        with torch.enable_grad():
+            r = residuals.vector()
+            found["J"] = JacobianProducts(r, params, processes)
+        found["r"] = r = r.detach()
+        return torch.cat([found["J"].local_transposed(r), r.dot(r).reshape(1)])
+
+    summed = processes.sum(local, params[0].new_zeros(1 + sum(p.numel() for p in params)))
+    return found["J"], found["r"], summed[-1], summed[:-1]
 
 
 class GNCGOptions(GaussNewtonOptions):
@@ -166,6 +202,7 @@ class GNCGPhase(GaussNewtonPhase):
     """`optimizer = "gncg"`: `GaussNewtonCG`, float64 by default; memory grows with the graph of r, not N x P."""
 
     Options = GNCGOptions
+    distributed = True  # J^T u and the residual-space dot products summed over the processes
 
     def validate(self, sizes: Sizes) -> None:
         check_memory(sizes, 4 if self.options.dtype == "float32" else 8, self.options.max_memory_gb)

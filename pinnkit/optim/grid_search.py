@@ -16,23 +16,25 @@ def step_grid(n: int) -> tuple[float, ...]:
 
 
 def try_step(groups: list[dict], x: torch.Tensor, d: torch.Tensor,
-             residuals: Callable[[], torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Move the parameters to the projection of x + d onto the bounds; the step taken, and the loss ||r||^2 there."""
+             loss: Callable[[], torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Move the parameters to the projection of x + d onto the bounds; the step taken, and the loss ||r||^2 there
+    (`loss()`: `closures.squared_norm`)."""
     params = parameters(groups)
     assign(params, x + d)
     project(groups)
     with torch.enable_grad():
-        loss = residuals().detach().square().sum()
-    return flat(params) - x, loss
+        value = loss()
+    return flat(params) - x, value
 
 
 def grid_search(groups: list[dict], x: torch.Tensor, d: torch.Tensor, loss: torch.Tensor, steps: Sequence[float],
-                residuals: Callable[[], torch.Tensor]) -> tuple[torch.Tensor, float]:
+                trial: Callable[[], torch.Tensor]) -> tuple[torch.Tensor, float]:
     """Move the parameters to the best of x + eta d over the step sizes `steps` (x itself, with eta = 0,
-    when none lowers `loss`, the loss at x); returns that loss and eta."""
+    when none lowers `loss`, the loss at x; `trial()`: the loss at the current parameters); returns that loss
+    and eta."""
     best, best_f, best_eta = x, loss, 0.0
     for eta in steps:
-        step, f = try_step(groups, x, eta * d, residuals)
+        step, f = try_step(groups, x, eta * d, trial)
         if f < best_f:
             best, best_f, best_eta = x + step, f, eta
     assign(parameters(groups), best)

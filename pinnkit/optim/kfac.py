@@ -17,7 +17,7 @@ from typing import Iterable, Literal, Optional, Sequence
 import torch
 from pydantic import Field
 
-from .closures import LayerCall, ResidualClosure, as_residuals
+from .closures import LayerCall, ResidualClosure, as_residuals, squared_norm
 from .gauss_newton import GaussNewtonOptions, GaussNewtonPhase
 from .grid_search import grid_search, step_grid
 from .params import assign, flat, parameters, project
@@ -104,7 +104,8 @@ class KFAC(torch.optim.Optimizer):
         d = torch.cat([-v.reshape(-1) for v in self._directions(layers, grads).values()])
         state["step"] = torch.tensor(k + 1)
         if self.steps:
-            loss, eta = grid_search(self.param_groups, flat(params), d, loss, self.steps, residuals.vector)
+            loss, eta = grid_search(self.param_groups, flat(params), d, loss, self.steps,
+                                    squared_norm(residuals, loss))
             state["eta"] = torch.tensor(eta)
             return loss
         assign(params, flat(params) + self.lr * d)

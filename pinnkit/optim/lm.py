@@ -6,9 +6,8 @@ from typing import Iterable, Literal
 import torch
 from pydantic import Field
 
-from .closures import ResidualClosure, as_residuals
-from .gauss_newton import (DampedOptimizer, DampedSystem, JacobianOptions, JacobianPhase, Space, damped_trials,
-                           hold_active, jacobian)
+from .closures import ResidualClosure, as_residuals, squared_norm
+from .gauss_newton import DampedOptimizer, JacobianOptions, JacobianPhase, Space, damped_trials, gauss_newton_system
 from .params import flat, parameters
 
 
@@ -45,13 +44,12 @@ class LevenbergMarquardt(DampedOptimizer):
         """One Jacobian, up to `max_trials` damped steps; returns the loss at the new parameters."""
         residuals, params = as_residuals(closure), parameters(self.param_groups)
         state = self.state[params[0]]
-        r, J = jacobian(residuals, params, self.max_memory_gb)
-        J = hold_active(self.param_groups, J, r)
-        system, f, x = DampedSystem(J, r, self.space), r.dot(r), flat(params)
+        system, f = gauss_newton_system(self.param_groups, residuals, self.space, self.max_memory_gb)
+        x = flat(params)
         if "damping" not in state:
             state.update(damping=self.damping * float(system.scale()), nu=2.0, stalled=0.0)
-        return damped_trials(self.param_groups, x, f, system, lambda s: -(2 * r.dot(J @ s) + (J @ s).square().sum()),
-                             residuals.vector, state, self.max_trials, self.max_damping)  # ||r||^2 - ||r + J s||^2
+        return damped_trials(self.param_groups, x, f, system, system.reduction, squared_norm(residuals, x), state,
+                             self.max_trials, self.max_damping)
 
 
 class LMOptions(JacobianOptions):
@@ -67,6 +65,7 @@ class LMPhase(JacobianPhase):
     """`optimizer = "lm"`: `LevenbergMarquardt`, float64 by default, bounds by projection."""
 
     Options = LMOptions
+    distributed = True  # J^T J and J^T r summed over the processes (`gauss_newton.summed_system`)
 
     def make_optimizer(self, groups: list[dict]) -> LevenbergMarquardt:
         o = self.options

@@ -20,15 +20,19 @@ Gramian costs s k min(s, k) instead of s P min(s, P): the solve no longer grows 
 Memory, in entries of the phase's dtype: s P for A, BACKWARD_ROWS P for one chunk of J, min(s, P)^2 for
 the Gramian (min(s, k)^2, plus s k for A W and the FFTs of BACKWARD_ROWS rows, with the column sketch),
 plus one evaluation's graph: it grows with s and P, not with N x P.
+
+Where several processes share r, each adds its rows of J into S J at their places in the whole r (every
+process draws the same sketch of the whole r), and S J, J^T r and ||r||^2 are summed over them in one
+all-reduce (`summed_sketch`): every process takes the step one process holding every row takes.
 """
 from __future__ import annotations
 
-from typing import Iterable, Literal
+from typing import Iterable, Literal, Optional
 
 import torch
 from pydantic import Field
 
-from .closures import ResidualClosure, Residuals, as_residuals
+from .closures import ResidualClosure, Residuals, as_residuals, squared_norm
 from .cosine import dct, idct
 from .gauss_newton import (BACKWARD_ROWS, DampedOptimizer, GiB, GaussNewtonOptions, GaussNewtonPhase,
                            MemoryBudgetError, all_rows, damped_trials, spd_solve)
@@ -58,11 +62,15 @@ def check_memory(sizes: Sizes, sketch: int, columns: int, itemsize: int, max_gb:
             f"fewer collocation points or a smaller network")
 
 
-def sketched_jacobian(residuals: Residuals, params: list[torch.Tensor], sketch: int,
-                      generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def sketched_jacobian(residuals: Residuals, params: list[torch.Tensor], sketch: int, generator: torch.Generator,
+                      layout: Optional[tuple[int, torch.Tensor]] = None) -> tuple[torch.Tensor, torch.Tensor,
+                                                                                 torch.Tensor]:
     """r (N,), the exact J^T r (P,), and the count sketch S J (s, P), built chunk by chunk over the rows of J
-    (none of it kept); s = min(sketch, N), and s = N is no sketch at all (S = I)."""
-    n, chunks = all_rows(residuals, params)
+    (none of it kept); s = min(sketch, N), and s = N is no sketch at all (S = I). With `layout` (the length of
+    the whole r and the index in it of each row here: `Residuals.layout`), S sketches the whole r and these
+    rows go where they sit in it."""
+    rows_here, chunks = all_rows(residuals, params)
+    n, index = layout if layout is not None else (rows_here, None)
     first = params[0]
     if n > sketch:
         buckets = torch.randint(sketch, (n,), generator=generator).to(first.device)
@@ -70,15 +78,31 @@ def sketched_jacobian(residuals: Residuals, params: list[torch.Tensor], sketch: 
     else:
         buckets, signs = torch.arange(n, device=first.device), torch.ones(n, dtype=first.dtype, device=first.device)
     s = min(sketch, n)
-    r_all = first.new_empty(n)
+    r_all = first.new_empty(rows_here)
     gradient = first.new_zeros(sum(p.numel() for p in params))
     SJ = first.new_zeros(s, len(gradient))
     for rows, r, J in chunks:
         rows = rows.to(first.device)
         r_all[rows] = r
         gradient += J.T @ r
-        SJ.index_add_(0, buckets[rows], signs[rows, None] * J)
+        at = rows if index is None else index.to(first.device)[rows]
+        SJ.index_add_(0, buckets[at], signs[at, None] * J)
     return r_all, gradient, SJ
+
+
+def summed_sketch(residuals: Residuals, params: list[torch.Tensor], sketch: int,
+                  generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """||r||^2, J^T r and S J (`sketched_jacobian` of the whole r), summed over the processes that share r."""
+    processes = residuals.processes
+    layout = processes.settle(residuals.layout)
+    P, s = sum(p.numel() for p in params), min(sketch, layout[0])
+
+    def local() -> torch.Tensor:
+        r, gradient, SJ = sketched_jacobian(residuals, params, sketch, generator, layout)
+        return torch.cat([r.dot(r).reshape(1), gradient, SJ.reshape(-1)])
+
+    summed = processes.sum(local, params[0].new_zeros(1 + P + s * P))
+    return summed[0], summed[1:1 + P], summed[1 + P:].view(s, P)
 
 
 class SketchedSystem:
@@ -185,7 +209,11 @@ class SketchedGaussNewton(DampedOptimizer):
         state = self.state[params[0]]
         draws = int(state.get("draws", 0))
         generator = torch.Generator().manual_seed(self.seed * 1_000_003 + draws)
-        r, gradient, A = sketched_jacobian(residuals, params, self.sketch, generator)
+        if residuals.processes is None:
+            r, gradient, A = sketched_jacobian(residuals, params, self.sketch, generator)
+            f = r.dot(r)
+        else:
+            f, gradient, A = summed_sketch(residuals, params, self.sketch, generator)
         x, (lower, upper) = flat(params), box(groups)
         held = active(x, gradient, lower, upper)
         if held.any():
@@ -194,12 +222,12 @@ class SketchedGaussNewton(DampedOptimizer):
             system = SubspaceSystem(A, gradient, ColumnSketch(len(x), self.columns, generator, x), held)
         else:
             system = SketchedSystem(A, gradient)
-        f = r.dot(r)
         if "damping" not in state:
             state.update(damping=self.damping * system.scale(), nu=2.0, stalled=0.0)
         state["draws"] = draws + 1
         return damped_trials(groups, x, f, system, lambda d: -(2 * gradient.dot(d) + (A @ d).square().sum()),
-                             residuals.vector, state, self.max_trials, self.max_damping)  # the model's reduction
+                             squared_norm(residuals, x), state, self.max_trials,
+                             self.max_damping)  # the model's reduction
 
 
 class SGNOptions(GaussNewtonOptions):
@@ -223,6 +251,7 @@ class SGNPhase(GaussNewtonPhase):
     """`optimizer = "sgn"`: `SketchedGaussNewton`, float64 by default; memory grows with sketch x parameters."""
 
     Options = SGNOptions
+    distributed = True  # S J, J^T r and ||r||^2 summed over the processes (`summed_sketch`)
 
     def validate(self, sizes: Sizes) -> None:
         o = self.options
