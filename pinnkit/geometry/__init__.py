@@ -14,7 +14,8 @@ from .distance import DistanceFunction
 from .polygon import Polygon
 from .sampling import SAMPLERS, sample_unit
 from .spacetime import Parametric, SpaceTime, TimeInterval
+from .transfinite import Coons
 
 __all__ = ["SAMPLERS", "sample_unit", "Domain", "Renamed", "Hyperrectangle", "Interval", "Rectangle", "Box",
-           "Polygon", "Disk", "Ball", "Annulus", "Union", "Difference", "Intersection", "DistanceFunction",
+           "Polygon", "Disk", "Ball", "Annulus", "Union", "Difference", "Intersection", "DistanceFunction", "Coons",
            "TimeInterval", "SpaceTime", "Parametric"]
