@@ -178,5 +178,5 @@ def test_cli_refuses_a_network_too_large_for_a_dense_inverse_hessian(tmp_path, c
                              "--set", "phases[1].max_parameters=500", "--quiet", "--no-plots"])
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1 and not (tmp_path / "run").exists()
-    assert err.startswith("error: phases[1] (ssbroyden): 921 parameters need a dense 921 x 921 inverse Hessian "
-                          "(6 MiB in float64), more than max_parameters = 500")
+    assert err.startswith("error: phases[1] (ssbroyden): 2911 parameters need a dense 2911 x 2911 inverse Hessian "
+                          "(65 MiB in float64), more than max_parameters = 500")
