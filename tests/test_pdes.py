@@ -242,8 +242,9 @@ def test_every_shipped_problem_loads_and_runs_a_few_iterations(toml, tmp_path):
 
 
 def test_plate_with_holes_solved_with_hard_constraints_is_exactly_zero_on_every_part(tmp_path):
-    """The output transform through the distance function: the trained network vanishes on the edges and on
-    both holes to rounding, whatever training did; its quantities read back equal the summary's."""
+    """The output transform through the plate's bubble and the holes' distance function: the trained network
+    vanishes on the edges and on both holes to rounding, whatever training did; its quantities read back equal
+    the summary's."""
     short = TINY + ["phases[0].iterations=3", "phases[1].iterations=3"]
     result = pinnkit.solve(ROOT / "problems" / "plate_with_holes.toml", short, out=tmp_path / "run")
     assert result.status == "completed" and "bc" not in result.summary["loss"]

@@ -16,7 +16,7 @@ import torch
 from scipy.integrate import quad
 
 from ..conditions import Dirichlet, Neumann
-from ..geometry import Disk, DistanceFunction, Polygon, Rectangle
+from ..geometry import Coons, Disk, DistanceFunction, Polygon, Rectangle
 from ..problem import Problem
 from ..quantities import BoundaryIntegral, PointValue
 
@@ -93,6 +93,7 @@ class PoissonLShape(ManufacturedPoisson):
 
 HOLES = {"left_hole": ((0.3, 0.6), 0.15), "right_hole": ((0.7, 0.35), 0.12)}  # name: (centre, radius)
 PLATE_AMPLITUDE = 50.0  # brings the largest |u| on the plate near 1
+PLATE = Coons((0.0, 0.0), (1.0, 1.0))
 
 
 class PlateWithHoles(Problem):
@@ -108,7 +109,7 @@ class PlateWithHoles(Problem):
     hard_constrained = ("bc",)
 
     def domain(self):
-        plate = Rectangle((0.0, 0.0), (1.0, 1.0))
+        plate = Rectangle(PLATE.lower, PLATE.upper)
         for name, (center, radius) in HOLES.items():
             plate = plate - Disk(center, radius, name=name)
         return plate.renamed(left="edges", right="edges", bottom="edges", top="edges")
@@ -120,12 +121,15 @@ class PlateWithHoles(Problem):
         return [Dirichlet(value=0.0, name="bc")]
 
     def output_transform(self, coords, raw):
-        """u = phi N, phi the distance function to the whole boundary: zero on every part."""
-        return {"u": self.distance(torch.cat([coords["x"], coords["y"]], dim=1))[:, None] * raw["u"]}
+        """u = B phi N: zero on every part. B is the plate's bubble (zero on its edges, smooth into its corners,
+        where the distance function to the edges has unbounded second derivatives), phi the distance function
+        to the holes."""
+        x, y = coords["x"], coords["y"]
+        return {"u": PLATE.bubble(x, y) * self.distance(torch.cat([x, y], dim=1))[:, None] * raw["u"]}
 
     @cached_property
     def distance(self) -> DistanceFunction:
-        return self.domain().distance_function()
+        return self.domain().distance_function(tuple(HOLES))
 
     def reference(self, x, y):
         sine, _ = _sine(x, y)
