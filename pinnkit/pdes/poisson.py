@@ -99,7 +99,7 @@ PLATE = Coons((0.0, 0.0), (1.0, 1.0))
 class PlateWithHoles(Problem):
     """The unit square less two disks (`HOLES`), -lap u = f with u = A sin(pi x) sin(pi y) rho_1 rho_2,
     rho_k = |x - c_k|^2 - r_k^2 (zero on hole k): u = 0 on the plate's `edges` and on both holes, exactly
-    when `output_transform` multiplies the network by the distance function to every part. Quantities: the
+    under `output_transform` (a factor that vanishes on every part times the network). Quantities: the
     flux of u through each hole (the integral of du/dn over its circle) and u at the plate's centre."""
 
     description = "-lap u = f on a square plate with two round holes, u = 0 on every part"
