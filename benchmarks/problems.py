@@ -35,7 +35,7 @@ ACCURATE = ("poisson_accurate", "kovasznay_accurate", "poisson_lshape_accurate",
             "poisson_multiscale_accurate", "cavity_accurate", "beltrami_accurate", "wave_accurate", "kdv_accurate",
             "burgers_accurate", "plate_with_holes_accurate")
 TIME_DEPENDENT = ("allen_cahn", "advection", "kdv", "kuramoto_sivashinsky", "wave")
-OTHERS = ("burgers", "burgers_parametric", "plate_with_holes")  # measurable here too (benchmarks/burgers.py: its own table)
+OTHERS = ("burgers", "burgers_parametric", "plate_with_holes")  # measurable here too (Burgers: also benchmarks/burgers.py)
 GOALS = {  # case -> (figure, at most): the issues' goals for the shipped defaults on 2 CPU cores
     "poisson": ("rel_l2_u", 1e-4),
     "kovasznay": ("rel_l2_uv", 1e-3),

@@ -89,8 +89,13 @@ class Kovasznay(SteadyFlow2D):
         x, y = coords["x"], coords["y"]
         patch = Coons(*self.box)
         bubble = patch.bubble(x, y)
-        return {"u": patch.lift(partial(self.exact, "u"), x, y) + bubble * raw["u"],
-                "v": patch.lift(partial(self.exact, "v"), x, y) + bubble * raw["v"], "p": raw["p"]}
+        velocity = patch.lift(self.boundary_velocity, x, y)  # one patch for both components
+        return {"u": velocity[:, :1] + bubble * raw["u"], "v": velocity[:, 1:] + bubble * raw["v"], "p": raw["p"]}
+
+    def boundary_velocity(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The exact (u, v) of columns x, y (N, 1), side by side (N, 2): the boundary data."""
+        flow = kovasznay_flow(self.boundary_re, x, y)
+        return torch.cat([flow["u"], flow["v"]], dim=1)
 
     def reference(self, x, y):
         return kovasznay_flow(float(self.re), x, y)
