@@ -11,6 +11,10 @@ from typing import Any, Sequence
 
 import torch
 
+# burgers.toml's network before it became 4x30: the figures of speed.py, distributed.py and schedules_burgers.py
+# (README) were measured with it, so those scripts keep it
+BURGERS_8X20 = ("model.depth=8", "model.width=20")
+
 
 def machine() -> dict[str, Any]:
     """CPU model and core count, torch threads, GPU name when one is used, versions."""

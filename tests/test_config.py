@@ -16,7 +16,7 @@ def test_shipped_burgers_loads_with_its_values():
     assert cfg.problem.parameters["nu"].init == pytest.approx(0.01 / 3.141592653589793)
     assert [p.optimizer for p in cfg.phases] == ["adam", "lbfgsb"]
     assert cfg.phases[1].dtype == "float64"
-    assert (cfg.model.width, cfg.model.depth, cfg.points.interior) == (20, 8, 10000)
+    assert (cfg.model.width, cfg.model.depth, cfg.points.interior) == (30, 4, 4000)
 
 
 def test_resolved_config_round_trips(tmp_path):

@@ -92,6 +92,19 @@ def test_output_transforms_satisfy_their_conditions_exactly(name):
         assert cond.residual(d, batch, problem.coords, problem.fields).abs().max() < 1e-12, cond.name
 
 
+def test_the_wave_transform_leaves_the_network_a_share_of_order_one():
+    """The transform is affine in the network's output N, so the exact solution asks for N = (u - T(0)) / (T(1) - T(0)).
+    With the ramp 1 - exp(-(t / tau)^2) that stays below 20 (mean about 5); with t^2 in its place it would reach
+    about 2,000 near t = 0, far from what a freshly initialised network puts out."""
+    wave = PROBLEMS["wave"]()
+    x, t = (g.reshape(-1, 1) for g in torch.meshgrid(torch.linspace(0.01, 0.99, 99, dtype=torch.float64),
+                                                     torch.linspace(1e-3, 1, 1000, dtype=torch.float64), indexing="ij"))
+    coords = {"x": x, "t": t}
+    zero, one = (wave.output_transform(coords, {"u": torch.full_like(x, v)})["u"] for v in (0.0, 1.0))
+    share = (wave.reference(x, t)["u"] - zero) / (one - zero)
+    assert 1 < share.abs().mean() < 10 and share.abs().max() < 20
+
+
 def _condition_residual(cond, problem, model, n=64):
     domain = problem.domain()
     batch = {k: torch.as_tensor(v) for k, v in cond.sample(domain, n, "uniform", np.random.default_rng(3)).items()}
