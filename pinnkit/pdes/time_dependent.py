@@ -21,6 +21,7 @@ from ..geometry import Interval, TimeInterval
 from ..problem import Problem
 from .spectral import SpectralSolution
 
+
 def ramp(t: torch.Tensor, tau: float, power: int) -> torch.Tensor:
     """1 - exp(-(t / tau)^power): (t / tau)^power near t = 0, 1 after a few tau. A factor that vanishes at t = 0
     with its first power - 1 derivatives, for an output transform that imposes initial values, without making
@@ -105,6 +106,10 @@ class Advection(Problem):
     periodic = ("x",)
     hard_constrained = ("ic",)
 
+    def __init__(self, parameters: Optional[Mapping[str, Any]] = None):
+        super().__init__(parameters)
+        self.ramp_time = 1 / float(self.c.detach())  # the time the wave takes to move one radian
+
     def domain(self):
         return Interval(0.0, 2 * math.pi) * TimeInterval(0.0, 1.0)
 
@@ -113,10 +118,6 @@ class Advection(Problem):
 
     def conditions(self):
         return [Initial(torch.sin)]
-
-    def __init__(self, parameters: Optional[Mapping[str, Any]] = None):
-        super().__init__(parameters)
-        self.ramp_time = 1 / float(self.c.detach())  # the time the wave takes to move one radian
 
     def output_transform(self, coords, raw):
         """u = sin x + ramp(t) N, ramp = 1 - exp(-t / tau), tau = 1 / c: the initial condition holds exactly, u
@@ -202,6 +203,10 @@ class Wave(Problem):
     parameters = {"c": 2.0}
     hard_constrained = ("bc", "ic", "ic_rate")
 
+    def __init__(self, parameters: Optional[Mapping[str, Any]] = None):
+        super().__init__(parameters)
+        self.ramp_time = 1 / (4 * math.pi * float(self.c.detach()))  # 1 / the fastest mode's angular frequency
+
     def domain(self):
         return Interval(0.0, 1.0) * TimeInterval(0.0, 1.0)
 
@@ -216,10 +221,6 @@ class Wave(Problem):
     def initial(x: torch.Tensor) -> torch.Tensor:
         """u(x, 0)."""
         return torch.sin(math.pi * x) + 0.5 * torch.sin(4 * math.pi * x)
-
-    def __init__(self, parameters: Optional[Mapping[str, Any]] = None):
-        super().__init__(parameters)
-        self.ramp_time = 1 / (4 * math.pi * float(self.c.detach()))  # 1 / the fastest mode's angular frequency
 
     def output_transform(self, coords, raw):
         """u = u(x, 0) + x (1 - x) ramp(t) N, ramp = 1 - exp(-(t / tau)^2), tau = 1 / (4 c pi): u(x, 0),
