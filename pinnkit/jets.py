@@ -165,7 +165,13 @@ def constrained_jets(model: Constrained, x: torch.Tensor, firsts: Sequence[int],
     """`mlp_jets` for `Constrained(MLP)`: the net's jets carried through the output transform by
     forward-mode differentiation (`torch.func.jvp`) of their `taylor` model. `torch.compile` traces
     this whole, where nested autograd would need compiled code differentiated twice."""
-    fields = taylor(model, x, *mlp_jets(model.net, x, firsts, pairs), firsts, pairs)
+    return coordinate_jets(taylor(model, x, *mlp_jets(model.net, x, firsts, pairs), firsts, pairs), x, firsts, pairs)
+
+
+def coordinate_jets(fields: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, firsts: Sequence[int],
+                    pairs: Sequence[tuple[int, int]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """The values (m, N) of a pointwise map `fields` from x (N, d) to (N, m), and its derivative rows (m, D + P, N)
+    along `firsts` and `pairs` (positions in `firsts`), by forward-mode differentiation."""
     along = [torch.eye(x.shape[1], dtype=x.dtype, device=x.device)[j].expand_as(x) for j in firsts]
     rows = [jvp(fields, (x,), (t,))[1] for t in along]
     rows += [jvp(lambda y: jvp(fields, (y,), (along[i],))[1], (x,), (along[j],))[1] for i, j in pairs]

@@ -17,6 +17,7 @@ import logging
 
 import torch
 
+from .affine import AffineCache
 from .jets import constrained_jets, mlp_jets, taylor
 from .nets import MLP, Constrained
 
@@ -112,9 +113,11 @@ class JetEngine:
     """Forward jets (`jets.py`) for `MLP` and `Constrained(MLP)` up to second order; any other model,
     a higher order, or no derivative at all (a plain forward pass) goes to `AutogradEngine`.
 
-    For `Constrained`, the net's jets define a Taylor model of the raw outputs (`jets.taylor`) and only
-    the cheap output transform of it is differentiated: eagerly by nested autograd, the fastest way
-    without compiling; with `compile`, by forward mode (`jets.constrained_jets`), which compiles whole.
+    For `Constrained`, a transform affine in the raw outputs has its coordinate jets kept per point set
+    (`affine.AffineCache`) and combined with the net's. Any other transform is differentiated each call:
+    the net's jets define a Taylor model of the raw outputs (`jets.taylor`) and only the output transform
+    of it is differentiated, eagerly by nested autograd, the fastest way without compiling; with
+    `compile`, by forward mode (`jets.constrained_jets`), which compiles whole.
     """
 
     JETS = {MLP: mlp_jets, Constrained: constrained_jets}
@@ -126,6 +129,7 @@ class JetEngine:
         self.compiled, self.cuda_graphs = compile, cuda_graphs
         self.cache: dict[tuple[type, str], Callable] = {}
         self.seen: set[tuple] = set()  # (kind, device, dtype, shape) compiled for: a new one compiles again
+        self.affine = AffineCache()  # the coefficient jets of transforms affine in the raw outputs, per point set
 
     def eager(self) -> "JetEngine":
         """The same engine without compiling (for point sets whose shape changes from call to call)."""
@@ -160,12 +164,17 @@ class JetEngine:
         pairs = tuple(sorted({tuple(sorted(order)) for _, order in keys.values() if len(order) == 2}))
         at = tuple((firsts.index(i), firsts.index(j)) for i, j in pairs)
         kind = Constrained if isinstance(model, Constrained) else MLP
-        if kind is Constrained and not self.compiled:
+        affine = self.affine.get(model, points, firsts, at) if kind is Constrained else None
+        if kind is Constrained and affine is None and not self.compiled:
             near = taylor(model, points, *self.jets(MLP, points.device)(net, points, firsts, at), firsts, at)
             return self.fallback(near, points, coords, fields, tuple(keys), owner)
+        if affine is not None:  # only the network's jets each call; the transform's are kept per point set
+            model, kind = net, MLP
         if self.compiled:
             self._announce(kind, points)
         value, rows = self.jets(kind, points.device)(model, points, firsts, at)
+        if affine is not None:
+            value, rows = affine.apply(value, rows, firsts, at)
         row = {(j,): k for k, j in enumerate(firsts)} | {p: len(firsts) + k for k, p in enumerate(pairs)}
         values = {c: points[:, j] for j, c in enumerate(coords)}
         values.update({f: value[i] for i, f in enumerate(fields)})

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from pinnkit.affine import AffineJets
 from pinnkit.build import make_engine
 from pinnkit.config import ConfigError, load
 from pinnkit.jets import DERIVATIVES, constrained_jets
@@ -118,6 +119,47 @@ def test_forward_mode_through_the_output_transform_matches_autograd():
         assert close(got, auto[name]), name
     value, rows = constrained_jets(model, points(2), (1,), ((0, 0),))  # t only: positions differ from indices
     assert close(rows[0, 0], auto.u_t) and close(rows[0, 1], auto.u_tt)
+
+
+def coupled_transform(coords, raw):
+    """Affine in the raw outputs, each field reading both: the cached coefficient path (`affine.AffineJets`)."""
+    x, y = coords["x"], coords["y"]
+    return {"u": x * y**2 + torch.sin(y) * raw["u"] + x**2 * raw["v"], "v": torch.exp(x) * raw["u"] - y * raw["v"]}
+
+
+def squared_transform(coords, raw):
+    """Not affine in the raw output: differentiated at every call."""
+    return {"u": coords["x"] + coords["y"] * raw["u"] ** 2, "v": raw["v"]}
+
+
+@pytest.mark.parametrize("transform, affine", [(coupled_transform, True), (squared_transform, False)])
+def test_transforms_affine_in_the_raw_outputs_are_differentiated_once_per_point_set(transform, affine):
+    model = Constrained(net(2, "tanh"), transform, ("x", "y"), ("u", "v"))
+    wanted = ("u_x", "u_y", "v_x", "u_xx", "u_xy", "u_yy", "v_yy", "v_xy")
+    engine = JetEngine()
+    for x in (points(2), points(2, 40) + 0.25):  # a redraw: new points, new coefficients
+        auto, jet = both(model, x, ("x", "y"), ("u", "v"), wanted, engine)
+        for name in ("u", "v") + wanted:
+            assert close(jet[name], auto[name]), name
+        grads = [torch.autograd.grad((d.u_xx + d.v * d.u_y).square().mean(), list(model.parameters()))
+                 for d in (auto, jet)]
+        for a, j in zip(*grads):
+            assert close(j, a, 1e-10)
+    assert {entry[3] is not None for entry in engine.affine.entries.values()} == {affine}
+    x = points(2)
+    engine(model, x, ("x", "y"), ("u", "v"), wanted)
+    x.mul_(0.5)  # changed in place: its coefficients are computed anew
+    assert close(engine(model, x, ("x", "y"), ("u", "v"), wanted).u_xy, AutogradEngine()(model, x, ("x", "y"), ("u", "v"), wanted).u_xy)
+
+
+def test_a_transform_that_reads_a_trainable_parameter_is_differentiated_every_call():
+    scale = torch.tensor(2.0, dtype=torch.float64, requires_grad=True)
+    model = Constrained(net(2, "tanh", outputs=1), lambda c, r: {"u": scale * c["x"] + c["t"] * r["u"]}, ("x", "t"),
+                        ("u",))
+    assert AffineJets.of(model, points(2), (0, 1), ((0, 0),)) is None
+    auto, jet = both(model, points(2), ("x", "t"), ("u",), ("u_x", "u_xx"))
+    grads = [torch.autograd.grad(d.u_x.square().mean(), scale)[0] for d in (auto, jet)]
+    assert close(jet.u_x, auto.u_x) and close(grads[1], grads[0]) and grads[0] != 0
 
 
 def test_compiled_jets_match_autograd_and_train_alike(caplog):
