@@ -70,23 +70,27 @@ class AffineJets:
 
 
 class AffineCache:
-    """`AffineJets` per (model, point tensor, derivatives asked for), kept while both live and the points are
-    unchanged: a redraw or a cast makes new point tensors, and with them new coefficients. Views (the slices
-    of Gauss-Newton blocks) are not kept: each would be differentiated once for a single use."""
+    """`AffineJets` per (model, point tensor, derivatives asked for), computed at a point set's second use (a
+    set used once, such as a RAD candidate pool, would pay four differentiations of the transform for one) and
+    kept while the model and the points live unchanged: a redraw or a cast makes new point tensors, and with
+    them new coefficients. Views (the slices of Gauss-Newton blocks) are not kept."""
+
+    SEEN = "seen once"
 
     def __init__(self):
-        self.entries: dict[tuple, tuple[weakref.ref, weakref.ref, int, Optional[AffineJets]]] = {}
+        self.entries: dict[tuple, tuple[weakref.ref, weakref.ref, int, object]] = {}
 
     def get(self, model: Constrained, x: torch.Tensor, firsts: Sequence[int], pairs: Pairs) -> Optional[AffineJets]:
-        """The coefficient jets for `model` at x, computed on first sight; None where the transform is not affine
-        or x is a view."""
+        """The coefficient jets for `model` at x; None at first sight of x, where the transform is not affine, or
+        for a view."""
         if x._base is not None:
             return None
         key = (id(model), id(x), tuple(firsts), tuple(pairs))
         kept = self.entries.get(key)
-        if kept is not None and kept[0]() is model and kept[1]() is x and kept[2] == x._version:
-            return kept[3]
-        self.entries = {k: e for k, e in self.entries.items() if e[0]() is not None and e[1]() is not None}
-        jets = AffineJets.of(model, x, firsts, pairs)
-        self.entries[key] = (weakref.ref(model), weakref.ref(x), x._version, jets)
-        return jets
+        if kept is None or kept[0]() is not model or kept[1]() is not x or kept[2] != x._version:
+            self.entries = {k: e for k, e in self.entries.items() if e[0]() is not None and e[1]() is not None}
+            self.entries[key] = (weakref.ref(model), weakref.ref(x), x._version, self.SEEN)
+            return None
+        if kept[3] is self.SEEN:
+            self.entries[key] = kept[:3] + (AffineJets.of(model, x, firsts, pairs),)
+        return self.entries[key][3]
