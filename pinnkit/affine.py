@@ -10,6 +10,7 @@ transform that is not affine in the raw outputs, or that reads trainable paramet
 from __future__ import annotations
 
 import weakref
+from collections import Counter
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
@@ -18,13 +19,13 @@ import torch
 from .jets import coordinate_jets
 from .nets import Constrained
 
-Pairs = Sequence[tuple[int, int]]
+Rows = Sequence[tuple[int, ...]]  # derivative rows, each a sorted tuple of coordinate indices (x_xy: (0, 1))
 
 
 @dataclass
 class AffineJets:
-    """The jets of A (value (m, N), rows (m, K, N)) and B (value (m, g, N), rows (m, g, K, N)) of a transform
-    fields = A + B raw over m fields and g raw outputs, K = D first and P second derivative rows."""
+    """The jets of A (value (m, N), rows (m, R, N)) and B (value (m, g, N), rows (m, g, R, N)) of a transform
+    fields = A + B raw over m fields and g raw outputs, one row per tuple of coordinate indices."""
 
     a: torch.Tensor
     a_rows: torch.Tensor
@@ -32,41 +33,52 @@ class AffineJets:
     b_rows: torch.Tensor
 
     @classmethod
-    def of(cls, model: Constrained, x: torch.Tensor, firsts: Sequence[int], pairs: Pairs) -> Optional["AffineJets"]:
+    def of(cls, model: Constrained, x: torch.Tensor, rows: Rows) -> Optional["AffineJets"]:
         """The coefficient jets of `model`'s transform at x (N, d); None where it is not affine in the raw outputs
         (a random raw vector is not reproduced to rounding) or depends on anything trainable."""
         x = x.detach()
         n, g = len(x), len(model.fields)
         with torch.enable_grad():
             def at(raw: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-                return coordinate_jets(lambda y: model.constrain(y, raw), x, firsts, pairs)
+                return coordinate_jets(lambda y: model.constrain(y, raw), x, rows)
 
             a, a_rows = at(x.new_zeros(n, g))
             unit = [at(torch.eye(g, dtype=x.dtype, device=x.device)[k].expand(n, g)) for k in range(g)]
             probe = torch.randn(n, g, generator=torch.Generator().manual_seed(0), dtype=torch.float64).to(x)
             reached = model.constrain(x, probe)
         b = torch.stack([value - a for value, _ in unit], 1)
-        b_rows = torch.stack([rows - a_rows for _, rows in unit], 1)
+        b_rows = torch.stack([jets - a_rows for _, jets in unit], 1)
         if any(t.requires_grad for t in (a, a_rows, b, b_rows, reached)):
             return None
         affine = a + torch.einsum("mgn,ng->mn", b, probe)
         tolerance = 1e3 * torch.finfo(x.dtype).eps * (1 + reached.abs().max())
         return cls(a, a_rows, b, b_rows) if (affine.T - reached).abs().max() <= tolerance else None
 
-    def apply(self, raw: torch.Tensor, raw_rows: torch.Tensor, firsts: Sequence[int],
-              pairs: Pairs) -> tuple[torch.Tensor, torch.Tensor]:
-        """The fields (m, N) and their rows (m, K, N) from the raw outputs (g, N) and rows (g, K, N), by
-        d(A + B r) = dA + dB r + B dr and d2(A + B r) = d2A + d2B r + dB_i dr_j + dB_j dr_i + B d2r."""
-        d = len(firsts)
+    def apply(self, raw: torch.Tensor, raw_rows: torch.Tensor, rows: Rows) -> tuple[torch.Tensor, torch.Tensor]:
+        """The fields (m, N) and their rows (m, R, N) from the raw outputs (g, N) and rows (g, R, N), by the
+        product rule: the derivative of B r along a tuple T sums B's along S times r's along T - S over the
+        subsets S of T (d(Br) = dB r + B dr; d2(Br) = d2B r + dB_i dr_j + dB_j dr_i + B d2r; ...)."""
+        index = {row: k for k, row in enumerate(rows)}
+
+        def b_along(part: tuple[int, ...]) -> torch.Tensor:
+            return self.b if not part else self.b_rows[:, :, index[part]]
+
+        def raw_along(part: tuple[int, ...]) -> torch.Tensor:
+            return raw if not part else raw_rows[:, index[part]]
+
         value = self.a + torch.einsum("mgn,gn->mn", self.b, raw)
-        rows = self.a_rows + torch.einsum("mgkn,gn->mkn", self.b_rows, raw) \
-            + torch.einsum("mgn,gkn->mkn", self.b, raw_rows)
-        if pairs:
-            i, j = [p[0] for p in pairs], [p[1] for p in pairs]
-            cross = torch.einsum("mgkn,gkn->mkn", self.b_rows[:, :, i], raw_rows[:, j]) \
-                + torch.einsum("mgkn,gkn->mkn", self.b_rows[:, :, j], raw_rows[:, i])
-            rows = torch.cat([rows[:, :d], rows[:, d:] + cross], 1)
-        return value, rows
+        out = []
+        for k, row in enumerate(rows):
+            splits = Counter(_splits(row))
+            out.append(self.a_rows[:, k] + sum(count * torch.einsum("mgn,gn->mn", b_along(s), raw_along(rest))
+                                               for (s, rest), count in splits.items()))
+        return value, torch.stack(out, 1)
+
+
+def _splits(row: tuple[int, ...]) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
+    """Every split of a sorted index tuple into (subset, rest), both sorted, one per subset of positions."""
+    return [(tuple(c for i, c in enumerate(row) if mask >> i & 1), tuple(c for i, c in enumerate(row) if not mask >> i & 1))
+            for mask in range(2 ** len(row))]
 
 
 class AffineCache:
@@ -80,17 +92,17 @@ class AffineCache:
     def __init__(self):
         self.entries: dict[tuple, tuple[weakref.ref, weakref.ref, int, object]] = {}
 
-    def get(self, model: Constrained, x: torch.Tensor, firsts: Sequence[int], pairs: Pairs) -> Optional[AffineJets]:
+    def get(self, model: Constrained, x: torch.Tensor, rows: Rows) -> Optional[AffineJets]:
         """The coefficient jets for `model` at x; None at first sight of x, where the transform is not affine, or
         for a view."""
         if x._base is not None:
             return None
-        key = (id(model), id(x), tuple(firsts), tuple(pairs))
+        key = (id(model), id(x), tuple(rows))
         kept = self.entries.get(key)
         if kept is None or kept[0]() is not model or kept[1]() is not x or kept[2] != x._version:
             self.entries = {k: e for k, e in self.entries.items() if e[0]() is not None and e[1]() is not None}
             self.entries[key] = (weakref.ref(model), weakref.ref(x), x._version, self.SEEN)
             return None
         if kept[3] is self.SEEN:
-            self.entries[key] = kept[:3] + (AffineJets.of(model, x, firsts, pairs),)
+            self.entries[key] = kept[:3] + (AffineJets.of(model, x, rows),)
         return self.entries[key][3]

@@ -84,13 +84,13 @@ def mlp_jets(model: MLP, x: torch.Tensor, firsts: Sequence[int],
         (z, dz), ddz, first_act, start = _first_layer(model, s, ds[:, :, 0]), None, act, 1
     else:
         jet = torch.cat([s[:, None], ds.expand(-1, -1, s.shape[1]), dds], 1)
-        value, dz, ddz = _product(model, 0, jet).split([1, len(firsts), len(pairs)], 1)
+        value, dz, ddz = layer_product(model, 0, jet).split([1, len(firsts), len(pairs)], 1)
         z, first_act, start = value.squeeze(1) + layers[0].bias[:, None], act, 1
     jets = _activate(first_act, z, dz, ddz, pairs)
     for i in range(start, len(layers) - 1):
-        value, dz, ddz = _product(model, i, jets).split([1, len(firsts), len(pairs)], 1)
+        value, dz, ddz = layer_product(model, i, jets).split([1, len(firsts), len(pairs)], 1)
         jets = _activate(act, value.squeeze(1) + layers[i].bias[:, None], dz, ddz, pairs)
-    out = _product(model, len(layers) - 1, jets)
+    out = layer_product(model, len(layers) - 1, jets)
     return out[:, 0] + layers[-1].bias[:, None], out[:, 1:]
 
 
@@ -132,11 +132,11 @@ def _first_layer(model: MLP, s: torch.Tensor, unit: torch.Tensor) -> tuple[torch
     if model.recording is None:
         return layer.weight @ s + layer.bias[:, None], (layer.weight @ unit)[:, :, None]
     jet = torch.cat([s[:, None], unit[:, :, None].expand(-1, -1, s.shape[1])], 1)
-    value, dz = _product(model, 0, jet).split([1, unit.shape[1]], 1)
+    value, dz = layer_product(model, 0, jet).split([1, unit.shape[1]], 1)
     return value.squeeze(1) + layer.bias[:, None], dz
 
 
-def _product(model: MLP, index: int, jets: torch.Tensor) -> torch.Tensor:
+def layer_product(model: MLP, index: int, jets: torch.Tensor) -> torch.Tensor:
     """W h of layer `index` for every row of the jet (w, K, N), as one matrix product (the bias is the value
     row's); the MLP observes the call with its 3-D jet (`MLP.observe`)."""
     w, k, n = jets.shape
@@ -165,14 +165,23 @@ def constrained_jets(model: Constrained, x: torch.Tensor, firsts: Sequence[int],
     """`mlp_jets` for `Constrained(MLP)`: the net's jets carried through the output transform by
     forward-mode differentiation (`torch.func.jvp`) of their `taylor` model. `torch.compile` traces
     this whole, where nested autograd would need compiled code differentiated twice."""
-    return coordinate_jets(taylor(model, x, *mlp_jets(model.net, x, firsts, pairs), firsts, pairs), x, firsts, pairs)
+    rows = [(j,) for j in firsts] + [(firsts[i], firsts[j]) for i, j in pairs]
+    return coordinate_jets(taylor(model, x, *mlp_jets(model.net, x, firsts, pairs), firsts, pairs), x, rows)
 
 
-def coordinate_jets(fields: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, firsts: Sequence[int],
-                    pairs: Sequence[tuple[int, int]]) -> tuple[torch.Tensor, torch.Tensor]:
-    """The values (m, N) of a pointwise map `fields` from x (N, d) to (N, m), and its derivative rows (m, D + P, N)
-    along `firsts` and `pairs` (positions in `firsts`), by forward-mode differentiation."""
-    along = [torch.eye(x.shape[1], dtype=x.dtype, device=x.device)[j].expand_as(x) for j in firsts]
-    rows = [jvp(fields, (x,), (t,))[1] for t in along]
-    rows += [jvp(lambda y: jvp(fields, (y,), (along[i],))[1], (x,), (along[j],))[1] for i, j in pairs]
-    return fields(x).T, torch.stack(rows).permute(2, 0, 1)
+def coordinate_jets(fields: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
+                    rows: Sequence[tuple[int, ...]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """The values (m, N) of a pointwise map `fields` from x (N, d) to (N, m), and its derivative rows (m, R, N),
+    one per tuple of coordinate indices in `rows` (differentiated along each in turn), by forward mode."""
+    along = [torch.eye(x.shape[1], dtype=x.dtype, device=x.device)[j].expand_as(x) for j in range(x.shape[1])]
+
+    def derivative(f: Callable[[torch.Tensor], torch.Tensor], axis: int) -> Callable[[torch.Tensor], torch.Tensor]:
+        return lambda y: jvp(f, (y,), (along[axis],))[1]
+
+    derivatives = []
+    for row in rows:
+        f = fields
+        for axis in row:
+            f = derivative(f, axis)
+        derivatives.append(f(x))
+    return fields(x).T, torch.stack(derivatives).permute(2, 0, 1)

@@ -11,13 +11,14 @@ is cached beyond the call, so there is nothing to clear between passes. Engines:
 """
 from __future__ import annotations
 
-from typing import Callable, Iterable, Mapping, Sequence
+from typing import Callable, Iterable, Mapping, Optional, Sequence
 
 import logging
 
 import torch
 
 from .affine import AffineCache
+from .axis_jets import MAX_ORDER, ORDERS as AXIS_ORDERS, axis_jets
 from .jets import constrained_jets, mlp_jets, taylor
 from .nets import MLP, Constrained
 
@@ -110,24 +111,27 @@ class AutogradEngine:
 
 
 class JetEngine:
-    """Forward jets (`jets.py`) for `MLP` and `Constrained(MLP)` up to second order; any other model,
-    a higher order, or no derivative at all (a plain forward pass) goes to `AutogradEngine`.
+    """Forward jets for `MLP` and `Constrained(MLP)`: up to second order in any coordinates (`jets.py`), and
+    to the fourth along single coordinates where no mixed derivative is asked for (`axis_jets.py`, tanh and
+    sin); any other model, order or activation, or no derivative at all (a plain forward pass) goes to
+    `AutogradEngine`.
 
     For `Constrained`, a transform affine in the raw outputs has its coordinate jets kept per point set
     (`affine.AffineCache`) and combined with the net's. Any other transform is differentiated each call:
     the net's jets define a Taylor model of the raw outputs (`jets.taylor`) and only the output transform
     of it is differentiated, eagerly by nested autograd, the fastest way without compiling; with
-    `compile`, by forward mode (`jets.constrained_jets`), which compiles whole.
+    `compile`, by forward mode (`jets.constrained_jets`), which compiles whole. Beyond the second order
+    such a transform goes to `AutogradEngine`.
     """
 
-    JETS = {MLP: mlp_jets, Constrained: constrained_jets}
+    JETS = {"mlp": mlp_jets, "constrained": constrained_jets, "axis": axis_jets}
 
     def __init__(self, compile: bool = False, cuda_graphs: bool = False):
         """`cuda_graphs`: on CUDA, compiled jets replay as CUDA graphs (torch.compile's "reduce-overhead"
         mode), which removes the launch cost of the many small kernels a small network's step is made of."""
         self.fallback = AutogradEngine()
         self.compiled, self.cuda_graphs = compile, cuda_graphs
-        self.cache: dict[tuple[type, str], Callable] = {}
+        self.cache: dict[tuple[str, str], Callable] = {}
         self.seen: set[tuple] = set()  # (kind, device, dtype, shape) compiled for: a new one compiles again
         self.affine = AffineCache()  # the coefficient jets of transforms affine in the raw outputs, per point set
 
@@ -135,7 +139,7 @@ class JetEngine:
         """The same engine without compiling (for point sets whose shape changes from call to call)."""
         return self if not self.compiled else JetEngine()
 
-    def _announce(self, kind: type, points: torch.Tensor) -> None:
+    def _announce(self, kind: str, points: torch.Tensor) -> None:
         """Say, on the console too, when a call will compile: the progress bar stands still meanwhile."""
         key = (kind, points.device.type, points.dtype, tuple(points.shape))
         if key not in self.seen:
@@ -143,8 +147,9 @@ class JetEngine:
             log.info("compiling the forward jets for %d points in %s (once for each size and dtype; 10-35 s on a "
                      "CPU)", len(points), str(points.dtype).replace("torch.", ""), extra={"console": True})
 
-    def jets(self, kind: type, device: torch.device) -> Callable:
-        """The jet function for a model kind on a device: eager, or compiled once per (kind, device type)."""
+    def jets(self, kind: str, device: torch.device) -> Callable:
+        """The jet function of a kind ("mlp", "constrained", "axis") on a device: eager, or compiled once per
+        (kind, device type)."""
         if not self.compiled:
             return self.JETS[kind]
         key = (kind, device.type)
@@ -158,28 +163,47 @@ class JetEngine:
                  owner: str = "problem") -> Derivatives:
         keys = {name: parse(name, coords, fields) for name in wanted}
         net = model.net if isinstance(model, Constrained) else model
-        if not keys or not isinstance(net, MLP) or any(len(order) > 2 for _, order in keys.values()):
+        orders = {tuple(sorted(order)) for _, order in keys.values() if order}
+        plan = plan_jets(net, orders) if keys and isinstance(net, MLP) else None
+        if plan is None:
             return self.fallback(model, points, coords, fields, tuple(keys), owner)
-        firsts = tuple(sorted({j for _, order in keys.values() for j in order}))
-        pairs = tuple(sorted({tuple(sorted(order)) for _, order in keys.values() if len(order) == 2}))
-        at = tuple((firsts.index(i), firsts.index(j)) for i, j in pairs)
-        kind = Constrained if isinstance(model, Constrained) else MLP
-        affine = self.affine.get(model, points, firsts, at) if kind is Constrained else None
-        if kind is Constrained and affine is None and not self.compiled:
-            near = taylor(model, points, *self.jets(MLP, points.device)(net, points, firsts, at), firsts, at)
-            return self.fallback(near, points, coords, fields, tuple(keys), owner)
-        if affine is not None:  # only the network's jets each call; the transform's are kept per point set
-            model, kind = net, MLP
+        kind, rows, args = plan
+        affine = self.affine.get(model, points, rows) if isinstance(model, Constrained) else None
+        if isinstance(model, Constrained) and affine is None:
+            if kind == "axis":
+                return self.fallback(model, points, coords, fields, tuple(keys), owner)
+            if not self.compiled:
+                near = taylor(model, points, *self.jets("mlp", points.device)(net, points, *args), *args)
+                return self.fallback(near, points, coords, fields, tuple(keys), owner)
+            kind, net = "constrained", model
         if self.compiled:
             self._announce(kind, points)
-        value, rows = self.jets(kind, points.device)(model, points, firsts, at)
+        value, jet_rows = self.jets(kind, points.device)(net, points, *args)
         if affine is not None:
-            value, rows = affine.apply(value, rows, firsts, at)
-        row = {(j,): k for k, j in enumerate(firsts)} | {p: len(firsts) + k for k, p in enumerate(pairs)}
+            value, jet_rows = affine.apply(value, jet_rows, rows)
+        row = {r: k for k, r in enumerate(rows)}
         values = {c: points[:, j] for j, c in enumerate(coords)}
         values.update({f: value[i] for i, f in enumerate(fields)})
-        values.update({name: rows[i, row[tuple(sorted(order))]] for name, (i, order) in keys.items()})
+        values.update({name: jet_rows[i, row[tuple(sorted(order))]] for name, (i, order) in keys.items() if order})
         return Derivatives(values, owner)
+
+
+def plan_jets(net: MLP, orders: set[tuple[int, ...]]) -> Optional[tuple[str, list[tuple[int, ...]], tuple]]:
+    """How jets compute the derivatives `orders` (sorted tuples of coordinate indices) of `net`: ("mlp", rows,
+    (firsts, pairs)) to the second order, ("axis", rows, (axes,)) for higher orders along single coordinates,
+    None where neither can (autograd then); rows name the derivative rows in the order the jets give them."""
+    if not orders:
+        return None
+    if all(len(order) <= 2 for order in orders):
+        firsts = tuple(sorted({j for order in orders for j in order}))
+        pairs = tuple(sorted(order for order in orders if len(order) == 2))
+        at = tuple((firsts.index(i), firsts.index(j)) for i, j in pairs)
+        return "mlp", [(j,) for j in firsts] + list(pairs), (firsts, at)
+    if all(len(set(order)) == 1 for order in orders) and net.activation_name in AXIS_ORDERS \
+            and max(map(len, orders)) <= MAX_ORDER:
+        axes = {c: max(len(order) for order in orders if order[0] == c) for c in sorted({o[0] for o in orders})}
+        return "axis", [(c,) * k for c, top in axes.items() for k in range(1, top + 1)], (axes,)
+    return None
 
 
 ENGINES = {"autograd": AutogradEngine, "jet": JetEngine}

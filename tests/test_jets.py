@@ -7,11 +7,12 @@ import pytest
 import torch
 
 from pinnkit.affine import AffineJets
+from pinnkit.axis_jets import axis_jets
 from pinnkit.build import make_engine
 from pinnkit.config import ConfigError, load
 from pinnkit.jets import DERIVATIVES, constrained_jets
 from pinnkit.nets import ACTIVATIONS, MLP, Constrained
-from pinnkit.operators import AutogradEngine, JetEngine, laplacian
+from pinnkit.operators import AutogradEngine, JetEngine, plan_jets, laplacian
 
 COORDS = ("x", "y", "z")
 
@@ -160,7 +161,7 @@ def test_a_transform_that_reads_a_trainable_parameter_is_differentiated_every_ca
     scale = torch.tensor(2.0, dtype=torch.float64, requires_grad=True)
     model = Constrained(net(2, "tanh", outputs=1), lambda c, r: {"u": scale * c["x"] + c["t"] * r["u"]}, ("x", "t"),
                         ("u",))
-    assert AffineJets.of(model, points(2), (0, 1), ((0, 0),)) is None
+    assert AffineJets.of(model, points(2), [(0,), (1,), (0, 0)]) is None
     engine, x = JetEngine(), points(2)
     for _ in range(2):  # the second use would take kept coefficients, if there were any
         auto, jet = both(model, x, ("x", "t"), ("u",), ("u_x", "u_xx"), engine)
@@ -203,3 +204,56 @@ def test_config_picks_the_engine(overrides, engine, compiled):
 def test_compiling_what_cannot_be_compiled_is_a_config_error(overrides):
     with pytest.raises(ConfigError, match="model.compile = true"):
         load(BURGERS, overrides)
+
+
+@pytest.mark.parametrize("activation", ["tanh", "sin"])
+@pytest.mark.parametrize("fourier, periodic", [(0, ()), (0, (0,)), (5, ()), (4, (0,))])
+def test_fourth_order_jets_along_single_coordinates_match_autograd(activation, fourier, periodic):
+    model = net(2, activation, fourier, periodic=periodic)
+    x = points(2)
+    value, rows = axis_jets(model, x, {0: 4, 1: 2})
+    names = ("x", "xx", "xxx", "xxxx", "t", "tt")
+    auto = AutogradEngine()(model, x, ("x", "t"), ("u", "v"), [f"{f}_{n}" for f in "uv" for n in names])
+    for i, f in enumerate("uv"):
+        assert close(value[i], auto[f]), f
+        for k, n in enumerate(names):
+            assert close(rows[i, k], auto[f"{f}_{n}"]), f"{f}_{n}"
+
+
+def kdv_transform(coords, raw):
+    x, t = coords["x"], coords["t"]
+    return {"u": torch.cos(math.pi * x) + torch.sin(t) * (1 + x) * raw["u"]}
+
+
+@pytest.mark.parametrize("wanted", [("u_t", "u_x", "u_xxx"), ("u_t", "u_x", "u_xx", "u_xxxx"), ("u_xxx", "u_xt")])
+@pytest.mark.parametrize("activation", ["tanh", "gelu"])
+def test_third_and_fourth_orders_train_like_autograd(wanted, activation):
+    """KdV's and Kuramoto-Sivashinsky's derivatives through an affine transform: by jets where they apply
+    (tanh, no mixed derivative), by autograd otherwise (gelu, or u_xt beside u_xxx); the same numbers."""
+    model = Constrained(net(2, activation, outputs=1, periodic=(0,)), kdv_transform, ("x", "t"), ("u",))
+    engine, x = JetEngine(), points(2)
+    for _ in range(2):  # the second use takes the transform's kept coefficients
+        auto, jet = both(model, x, ("x", "t"), ("u",), wanted, engine)
+        for name in ("u",) + wanted:
+            assert close(jet[name], auto[name]), name
+        grads = [torch.autograd.grad(sum(d[name] for name in wanted).square().mean(), list(model.parameters()))
+                 for d in (auto, jet)]
+        for a, j in zip(*grads):
+            assert close(j, a, 1e-10)
+
+
+def test_the_engine_plans_jets_only_where_they_apply():
+    plan = plan_jets(net(2, "tanh"), {(1,), (0,), (0, 0, 0)})
+    assert plan[0] == "axis" and plan[1] == [(0,), (0, 0), (0, 0, 0), (1,)] and plan[2] == ({0: 3, 1: 1},)
+    assert plan_jets(net(2, "tanh"), {(0,), (0, 1)})[1] == [(0,), (1,), (0, 1)]
+    assert plan_jets(net(2, "tanh"), {(0, 0, 0), (0, 1)}) is None  # a mixed derivative beside a third order
+    assert plan_jets(net(2, "gelu"), {(0, 0, 0)}) is None and plan_jets(net(2, "tanh"), {(0,) * 5}) is None
+
+
+def test_compiled_fourth_order_jets_match_autograd():
+    model = Constrained(net(2, "tanh", outputs=1, periodic=(0,)), kdv_transform, ("x", "t"), ("u",))
+    engine, x, wanted = JetEngine(compile=True), points(2), ("u_t", "u_x", "u_xx", "u_xxxx")
+    for _ in range(2):
+        auto, jet = both(model, x, ("x", "t"), ("u",), wanted, engine)
+        for name in ("u",) + wanted:
+            assert close(jet[name], auto[name]), name
