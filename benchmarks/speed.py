@@ -11,6 +11,8 @@ figures are medians over repeats. Prints tables and writes benchmarks/results/sp
 
     python benchmarks/speed.py            # about 45 minutes on 2 CPU cores
     python benchmarks/speed.py --quick    # smoke run, a few minutes (mostly compiling)
+    python benchmarks/speed.py --sections steps --cases kdv_accurate kuramoto_sivashinsky --dtypes float64 \
+        --out benchmarks/results/speed_high_order.json   # third and fourth derivatives, about 15 minutes
 """
 from __future__ import annotations
 
@@ -49,6 +51,8 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--dtypes", nargs="+", default=list(DTYPES), choices=list(DTYPES))
     parser.add_argument("--cases", nargs="+", default=["burgers", "poisson", "kovasznay"],
                         help="shipped cases in (a), by their problems/NAME.toml")
+    parser.add_argument("--sections", nargs="+", default=list(SECTIONS), choices=list(SECTIONS),
+                        help="which of (a) steps, (b) scaling, (c) lbfgsb_overhead to measure")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (1 avoids oversubscription)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "speed.json")
     parser.add_argument("--warm-cache", action="store_true",
@@ -215,14 +219,17 @@ def scaling(args) -> list[dict]:
     return rows
 
 
+SECTIONS = {"steps": per_step, "scaling": scaling, "lbfgsb_overhead": lbfgsb_overhead}
+
+
 def main() -> None:
     args = arguments()
     torch.set_num_threads(args.threads)
     if not args.warm_cache:
         os.environ["TORCHINDUCTOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="pinnkit-speed-")
     results = {"machine": machine(), "settings": vars(args) | {"out": str(args.out)}}
-    for name, section in (("steps", per_step), ("scaling", scaling), ("lbfgsb_overhead", lbfgsb_overhead)):
-        results[name] = section(args)
+    for name in args.sections:
+        results[name] = SECTIONS[name](args)
         write_json(args.out, results)  # after every section: a long run keeps what it measured
 
 
