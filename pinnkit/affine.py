@@ -83,26 +83,29 @@ def _splits(row: tuple[int, ...]) -> list[tuple[tuple[int, ...], tuple[int, ...]
 
 class AffineCache:
     """`AffineJets` per (model, point tensor, derivatives asked for), computed at a point set's second use (a
-    set used once, such as a RAD candidate pool, would pay four differentiations of the transform for one) and
-    kept while the model and the points live unchanged: a redraw or a cast makes new point tensors, and with
-    them new coefficients. Views (the slices of Gauss-Newton blocks) are not kept."""
+    set used once, such as a RAD candidate pool, would pay four differentiations of the transform for one), or
+    at its first with `first_use` (a compiling engine, whose first use would otherwise compile the transform
+    too), and kept while the model and the points live unchanged: a redraw or a cast makes new point tensors,
+    and with them new coefficients. Views (the slices of Gauss-Newton blocks) are not kept."""
 
     SEEN = "seen once"
 
-    def __init__(self):
+    def __init__(self, first_use: bool = False):
+        self.first_use = first_use
         self.entries: dict[tuple, tuple[weakref.ref, weakref.ref, int, object]] = {}
 
     def get(self, model: Constrained, x: torch.Tensor, rows: Rows) -> Optional[AffineJets]:
-        """The coefficient jets for `model` at x; None at first sight of x, where the transform is not affine, or
-        for a view."""
+        """The coefficient jets for `model` at x; None at first sight of x (unless `first_use`), where the
+        transform is not affine, or for a view."""
         if x._base is not None:
             return None
         key = (id(model), id(x), tuple(rows))
         kept = self.entries.get(key)
         if kept is None or kept[0]() is not model or kept[1]() is not x or kept[2] != x._version:
             self.entries = {k: e for k, e in self.entries.items() if e[0]() is not None and e[1]() is not None}
-            self.entries[key] = (weakref.ref(model), weakref.ref(x), x._version, self.SEEN)
-            return None
+            kept = self.entries[key] = (weakref.ref(model), weakref.ref(x), x._version, self.SEEN)
+            if not self.first_use:
+                return None
         if kept[3] is self.SEEN:
             self.entries[key] = kept[:3] + (AffineJets.of(model, x, rows),)
         return self.entries[key][3]

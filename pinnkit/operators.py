@@ -133,7 +133,7 @@ class JetEngine:
         self.compiled, self.cuda_graphs = compile, cuda_graphs
         self.cache: dict[tuple[str, str], Callable] = {}
         self.seen: set[tuple] = set()  # (kind, device, dtype, shape) compiled for: a new one compiles again
-        self.affine = AffineCache()  # the coefficient jets of transforms affine in the raw outputs, per point set
+        self.affine = AffineCache(first_use=compile)  # the coefficient jets of affine transforms, per point set
 
     def eager(self) -> "JetEngine":
         """The same engine without compiling (for point sets whose shape changes from call to call)."""
