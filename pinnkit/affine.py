@@ -12,7 +12,7 @@ from __future__ import annotations
 import weakref
 from collections import Counter
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import torch
 
@@ -66,13 +66,26 @@ class AffineJets:
         def raw_along(part: tuple[int, ...]) -> torch.Tensor:
             return raw if not part else raw_rows[:, index[part]]
 
-        value = self.a + torch.einsum("mgn,gn->mn", self.b, raw)
+        def times(b: torch.Tensor, r: torch.Tensor) -> torch.Tensor:  # (m, g, N) by (g, N), summed over g
+            return (b * r).sum(1)  # elementwise: a compiling engine fuses it with the rest
+
+        value = self.a + times(self.b, raw)
         out = []
         for k, row in enumerate(rows):
             splits = Counter(_splits(row))
-            out.append(self.a_rows[:, k] + sum(count * torch.einsum("mgn,gn->mn", b_along(s), raw_along(rest))
+            out.append(self.a_rows[:, k] + sum(count * times(b_along(s), raw_along(rest))
                                                for (s, rest), count in splits.items()))
         return value, torch.stack(out, 1)
+
+
+def through(jets: Callable[..., tuple[torch.Tensor, torch.Tensor]]) -> Callable[..., tuple[torch.Tensor, torch.Tensor]]:
+    """`jets(net, x, *args)` -> (value, rows) of the raw outputs, followed by the product rule with the kept
+    coefficients of an affine transform (`AffineJets.apply`), as one function: a compiling engine fuses both."""
+    def combined(net: torch.nn.Module, x: torch.Tensor, *args, rows: tuple[tuple[int, ...], ...], a: torch.Tensor,
+                 a_rows: torch.Tensor, b: torch.Tensor, b_rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return AffineJets(a, a_rows, b, b_rows).apply(*jets(net, x, *args), rows)
+
+    return combined
 
 
 def _splits(row: tuple[int, ...]) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:

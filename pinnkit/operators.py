@@ -17,7 +17,7 @@ import logging
 
 import torch
 
-from .affine import AffineCache
+from .affine import AffineCache, through
 from .axis_jets import MAX_ORDER, ORDERS as AXIS_ORDERS, axis_jets
 from .jets import constrained_jets, mlp_jets, taylor
 from .nets import MLP, Constrained
@@ -124,7 +124,8 @@ class JetEngine:
     such a transform goes to `AutogradEngine`.
     """
 
-    JETS = {"mlp": mlp_jets, "constrained": constrained_jets, "axis": axis_jets}
+    JETS = {"mlp": mlp_jets, "constrained": constrained_jets, "axis": axis_jets,
+            "affine mlp": through(mlp_jets), "affine axis": through(axis_jets)}
 
     def __init__(self, compile: bool = False, cuda_graphs: bool = False):
         """`cuda_graphs`: on CUDA, compiled jets replay as CUDA graphs (torch.compile's "reduce-overhead"
@@ -148,8 +149,8 @@ class JetEngine:
                      "CPU)", len(points), str(points.dtype).replace("torch.", ""), extra={"console": True})
 
     def jets(self, kind: str, device: torch.device) -> Callable:
-        """The jet function of a kind ("mlp", "constrained", "axis") on a device: eager, or compiled once per
-        (kind, device type)."""
+        """The jet function of a kind (a key of JETS) on a device: eager, or compiled once per (kind, device
+        type)."""
         if not self.compiled:
             return self.JETS[kind]
         key = (kind, device.type)
@@ -176,11 +177,11 @@ class JetEngine:
                 near = taylor(model, points, *self.jets("mlp", points.device)(net, points, *args), *args)
                 return self.fallback(near, points, coords, fields, tuple(keys), owner)
             kind, net = "constrained", model
+        kept = {} if affine is None else {"rows": tuple(rows), **vars(affine)}  # the transform's jets, kept
+        kind = kind if affine is None else f"affine {kind}"
         if self.compiled:
             self._announce(kind, points)
-        value, jet_rows = self.jets(kind, points.device)(net, points, *args)
-        if affine is not None:
-            value, jet_rows = affine.apply(value, jet_rows, rows)
+        value, jet_rows = self.jets(kind, points.device)(net, points, *args, **kept)
         row = {r: k for k, r in enumerate(rows)}
         values = {c: points[:, j] for j, c in enumerate(coords)}
         values.update({f: value[i] for i, f in enumerate(fields)})
