@@ -98,27 +98,28 @@ class AffineCache:
     """`AffineJets` per (model, point tensor, derivatives asked for), computed at a point set's second use (a
     set used once, such as a RAD candidate pool, would pay four differentiations of the transform for one), or
     at its first with `first_use` (a compiling engine, whose first use would otherwise compile the transform
-    too), and kept while the model and the points live unchanged: a redraw or a cast makes new point tensors,
-    and with them new coefficients. Views (the slices of Gauss-Newton blocks) are not kept."""
+    too), and kept while the model and the point tensor live. pinnkit never changes points in place: a redraw or
+    a cast makes new point tensors, and with them new coefficients. Views (the slices of Gauss-Newton blocks)
+    are not kept."""
 
     SEEN = "seen once"
 
     def __init__(self, first_use: bool = False):
         self.first_use = first_use
-        self.entries: dict[tuple, tuple[weakref.ref, weakref.ref, int, object]] = {}
+        self.entries: dict[tuple, tuple[weakref.ref, weakref.ref, object]] = {}
 
     def get(self, model: Constrained, x: torch.Tensor, rows: Rows) -> Optional[AffineJets]:
         """The coefficient jets for `model` at x; None at first sight of x (unless `first_use`), where the
         transform is not affine, or for a view."""
-        if x._base is not None:
-            return None
+        if x.storage_offset() or x.untyped_storage().nbytes() != x.numel() * x.element_size():
+            return None  # a view into a larger tensor
         key = (id(model), id(x), tuple(rows))
         kept = self.entries.get(key)
-        if kept is None or kept[0]() is not model or kept[1]() is not x or kept[2] != x._version:
+        if kept is None or kept[0]() is not model or kept[1]() is not x:
             self.entries = {k: e for k, e in self.entries.items() if e[0]() is not None and e[1]() is not None}
-            kept = self.entries[key] = (weakref.ref(model), weakref.ref(x), x._version, self.SEEN)
+            kept = self.entries[key] = (weakref.ref(model), weakref.ref(x), self.SEEN)
             if not self.first_use:
                 return None
-        if kept[3] is self.SEEN:
-            self.entries[key] = kept[:3] + (AffineJets.of(model, x, rows),)
-        return self.entries[key][3]
+        if kept[2] is self.SEEN:
+            self.entries[key] = kept[:2] + (AffineJets.of(model, x, rows),)
+        return self.entries[key][2]
