@@ -34,6 +34,8 @@ from .nets import Constrained, Transform
 from .operators import AutogradEngine
 from .problem import Problem
 
+CHUNK = 1024  # points per nested-autograd pass through a frozen window (`solution_at`)
+
 
 def window_edges(config: Config, t0: float, t1: float) -> list[float]:
     """The windows' edges t0 = e_0 < ... < e_k = t1 of `[time]`; boundaries that miss the domain's time
@@ -47,6 +49,21 @@ def window_edges(config: Config, t0: float, t1: float) -> list[float]:
         raise ConfigError(f"time.boundaries: must run from the domain's t0 = {t0:g} to its t1 = {t1:g}, "
                           f"got {edges[0]:g} to {edges[-1]:g}")
     return [t0, *edges[1:-1], t1]
+
+
+def solution_at(model: nn.Module, points: np.ndarray, inputs: Sequence[str], fields: Sequence[str],
+                derivatives: Sequence[str], chunk: int = CHUNK) -> dict[str, np.ndarray]:
+    """A frozen window's fields and `derivatives` at the points, float64 arrays by name, by nested autograd
+    `chunk` points at a time: a high derivative through a chain of windows keeps a graph many times the
+    network's size per point, so a RAD candidate pool taken whole would not fit in memory."""
+    w = next(model.parameters())
+    parts: list[dict[str, np.ndarray]] = []
+    for start in range(0, max(len(points), 1), chunk):  # an empty set still gives its (empty) columns
+        x = torch.as_tensor(points[start:start + chunk]).to(w.device, w.dtype)
+        with torch.enable_grad():
+            d = AutogradEngine()(model, x, inputs, fields, derivatives, "time-marching")
+        parts.append({name: d[name].detach().double().cpu().numpy() for name in (*fields, *derivatives)})
+    return {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
 
 
 class TimeMarched(nn.Module):
@@ -123,12 +140,8 @@ class Continuation(Condition):
 
     def targets_at(self, points: np.ndarray) -> np.ndarray:
         """The previous window's values (or rates) at the points, (n, fields) in float64."""
-        p = next(self.previous.parameters())
-        x = torch.as_tensor(points).to(p.device, p.dtype)
-        with torch.enable_grad():
-            d = AutogradEngine()(self.previous, x, self.inputs, self._fields, self.derivatives(self.inputs, ()),
-                                 "time-marching")
-        return np.stack([d[w].detach().double().cpu().numpy() for w in self.wanted], axis=1)
+        d = solution_at(self.previous, points, self.inputs, self._fields, self.derivatives(self.inputs, ()))
+        return np.stack([d[w] for w in self.wanted], axis=1)
 
     def residual(self, d, batch, coords, fields):
         return torch.stack([d[w] for w in self.wanted], dim=1) - batch["target"]
@@ -191,11 +204,8 @@ class TimeMarching:
 
         def columns(derivatives: tuple[str, ...]) -> Callable[[np.ndarray], dict[str, np.ndarray]]:
             def at(points: np.ndarray) -> dict[str, np.ndarray]:
-                w = next(previous.parameters())
-                x = torch.as_tensor(points).to(w.device, w.dtype)
-                with torch.enable_grad():
-                    d = AutogradEngine()(previous, x, p.inputs, p.fields, derivatives, "time-marching")
-                return {f"{BASE}{name}": d[name].detach().double().cpu().numpy() for name in (*p.fields, *derivatives)}
+                return {f"{BASE}{name}": v for name, v in solution_at(previous, points, p.inputs, p.fields,
+                                                                      derivatives).items()}
             return at
 
         return columns

@@ -13,7 +13,7 @@ import torch
 import pinnkit
 from pinnkit.build import build
 from pinnkit.config import ConfigError, load
-from pinnkit.marching import window_edges
+from pinnkit.marching import solution_at, window_edges
 from pinnkit.metrics import rel_l2
 from pinnkit.operators import AutogradEngine
 from pinnkit.optim import Monitor
@@ -179,3 +179,21 @@ def test_under_hard_constraints_a_window_trains_its_share_on_the_frozen_past_at_
                              ("u_tt", "u_xx"))
     whole = (d["u_tt"] - 4 * d["u_xx"]).detach()  # the same residual of the solution window, evaluated whole
     torch.testing.assert_close(trained, whole, rtol=1e-9, atol=1e-9 * float(whole.abs().max()))
+
+
+def test_the_frozen_past_is_evaluated_in_chunks_to_the_same_columns():
+    """A RAD pool is many times the points: the frozen windows' high derivatives go through autograd in
+    chunks, which must not change them."""
+    setup = build(load("wave", tuple(SMALL + ["time.slabs=3"])))
+    for i in (1, 2):
+        setup.enter(i)
+    rng = np.random.default_rng(3)
+    points = np.stack([rng.random(50), 2 / 3 + rng.random(50) / 3], axis=1)
+    chained = setup.model.windows[1]  # window 1 continues window 0: the derivatives go through both
+    whole = solution_at(chained, points, ("x", "t"), ("u",), ("u_tt", "u_xx"), chunk=50)
+    chunked = solution_at(chained, points, ("x", "t"), ("u",), ("u_tt", "u_xx"), chunk=7)
+    assert set(chunked) == {"u", "u_tt", "u_xx"} and all(v.shape == (50,) for v in chunked.values())
+    for name in whole:
+        np.testing.assert_allclose(chunked[name], whole[name], rtol=1e-13, atol=1e-13)
+    empty = solution_at(chained, points[:0], ("x", "t"), ("u",), ("u_tt",))
+    assert {k: v.shape for k, v in empty.items()} == {"u": (0,), "u_tt": (0,)}
