@@ -108,9 +108,9 @@ class AffineCache:
         self.first_use = first_use
         self.entries: dict[tuple, tuple[weakref.ref, weakref.ref, object]] = {}
 
-    def get(self, model: Constrained, x: torch.Tensor, rows: Rows) -> Optional[AffineJets]:
-        """The coefficient jets for `model` at x; None at first sight of x (unless `first_use`), where the
-        transform is not affine, or for a view."""
+    def get(self, model: Constrained, x: torch.Tensor, rows: Rows, first_use: bool = False) -> Optional[AffineJets]:
+        """The coefficient jets for `model` at x; None at first sight of x (unless `first_use`, here or for the
+        cache), where the transform is not affine, or for a view."""
         if x.storage_offset() or x.untyped_storage().nbytes() != x.numel() * x.element_size():
             return None  # a view into a larger tensor
         key = (id(model), id(x), tuple(rows))
@@ -118,7 +118,7 @@ class AffineCache:
         if kept is None or kept[0]() is not model or kept[1]() is not x:
             self.entries = {k: e for k, e in self.entries.items() if e[0]() is not None and e[1]() is not None}
             kept = self.entries[key] = (weakref.ref(model), weakref.ref(x), self.SEEN)
-            if not self.first_use:
+            if not (self.first_use or first_use):
                 return None
         if kept[2] is self.SEEN:
             self.entries[key] = kept[:2] + (AffineJets.of(model, x, rows),)

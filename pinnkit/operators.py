@@ -169,7 +169,10 @@ class JetEngine:
         if plan is None:
             return self.fallback(model, points, coords, fields, tuple(keys), owner)
         kind, rows, args = plan
-        affine = self.affine.get(model, points, rows) if isinstance(model, Constrained) else None
+        # beyond the second order the alternative to the coefficients is nested autograd through the network
+        # (the whole graph to the fourth order at every point), so they are worth taking even for a set used once
+        affine = self.affine.get(model, points, rows, first_use=kind == "axis") if isinstance(model, Constrained) \
+            else None
         if isinstance(model, Constrained) and affine is None:
             if kind == "axis":
                 return self.fallback(model, points, coords, fields, tuple(keys), owner)
