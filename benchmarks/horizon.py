@@ -5,7 +5,7 @@
 For each run folder of a problem with a reference (the last coordinate is time): the error of u over
 [t0, T] on a grid of 256 x 201 points, for every grid time T, and the largest T at which it is still below
 `--below` (issue 20's fallback figure for Kuramoto-Sivashinsky: the horizon over which it stays below 1e-2).
-Prints one row per run and writes the curves to JSON.
+Prints one row per run and writes the curves to JSON, and a plot of them beside it (.png).
 """
 from __future__ import annotations
 
@@ -55,6 +55,26 @@ def main() -> None:
         print(f"horizon: median {h['median']:.3f} [{h['min']:.3f}, {h['max']:.3f}]")
     if args.json:
         write_json(args.json, {"machine": machine(), "below": args.below, "field": args.field, "runs": rows})
+        plot(rows, args.below, args.json.with_suffix(".png"))
+
+
+def plot(rows: list[dict], below: float, path: Path) -> None:
+    """The error over [t0, T] against T, one line per run, with the threshold."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for row in rows:
+        ax.semilogy(row["times"][1:], row["errors"][1:], label=Path(row["run"]).name)
+    ax.axhline(below, color="k", ls="--", lw=0.8, label=f"{below:g}")
+    ax.set_xlabel("T")
+    ax.set_ylabel("relative L2 error over [t0, T]")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":
