@@ -183,7 +183,7 @@ def conclude(rows: list[dict[str, Any]], extra: list[str]) -> None:
         if "goal" in entry:
             g = entry["goal"]
             print(f"goal {case}: {g['figure']} median {g['median']:.2e} (range {g['min']:.2e}-{g['max']:.2e}) "
-                  f"<= {g['at_most']:.0e}: {'met' if g['met'] else 'MISSED'}")
+                  f"<= {g['at_most']:.2g}: {'met' if g['met'] else 'MISSED'}")
         if "sooner" in entry:
             f = entry["sooner"]
             print(f"{case} reached {f['default']}'s final error {f['default_error']:.2e} after "
