@@ -11,7 +11,7 @@ figures are medians over repeats. Prints tables and writes benchmarks/results/sp
 
     python benchmarks/speed.py            # about 45 minutes on 2 CPU cores
     python benchmarks/speed.py --quick    # smoke run, a few minutes (mostly compiling)
-    python benchmarks/speed.py --sections steps --cases kdv_accurate kuramoto_sivashinsky --dtypes float64 \
+    python benchmarks/speed.py --sections steps --cases kdv kuramoto_sivashinsky --dtypes float64 \
         --out benchmarks/results/speed_high_order.json   # third and fourth derivatives, about 15 minutes
 """
 from __future__ import annotations
