@@ -9,7 +9,7 @@ initial values continued exactly where the case's are exact, `march`, or as loss
 window with a quarter of the case's iterations or less. `--seconds` caps the last phase's wall time (in
 each window). Prints the median and range of the relative L2 error of u per variant and writes
 benchmarks/results/ablation_<case>.json with every run's error-against-time trace (keeping the runs of
-earlier invocations that this one does not repeat).
+earlier and concurrent invocations that this one does not repeat).
 """
 from __future__ import annotations
 
@@ -37,11 +37,12 @@ VARIANTS = {  # name -> overrides of the shipped TOML
 }
 
 
-def kept_runs(path: Path, variants: list[str], seeds: list[int]) -> list[dict[str, Any]]:
-    """The runs an earlier invocation wrote to `path`, less those this one measures again."""
-    if not path.exists():
-        return []
-    return [r for r in json.loads(path.read_text())["runs"] if not (r["variant"] in variants and r["seed"] in seeds)]
+def merged(path: Path, mine: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The runs `path` holds now, less those `mine` measured again, then `mine`: read at every write, so that
+    invocations running side by side (one per core, on other variants or seeds) keep each other's runs."""
+    measured = {(r["variant"], r["seed"]) for r in mine}
+    earlier = json.loads(path.read_text())["runs"] if path.exists() else []
+    return [r for r in earlier if (r["variant"], r["seed"]) not in measured] + mine
 
 
 def main() -> None:
@@ -53,16 +54,17 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     path = args.json or ROOT / "benchmarks" / "results" / f"ablation_{args.case}.json"
-    runs = kept_runs(path, args.variants, args.seeds)
+    mine: list[dict[str, Any]] = []
     print(f"{'variant':<18} {'seed':>4} {'seconds':>8}  rel L2 of u")
     with tempfile.TemporaryDirectory() as tmp:
         for variant in args.variants:
             extra = VARIANTS[variant] + ([f"phases[1].max_seconds={args.seconds}"] if args.seconds else [])
             for seed in args.seeds:
                 r = run(args.case, seed, False, Path(tmp) / variant, extra)
-                runs.append({"variant": variant, "overrides": extra, **r})
+                mine.append({"variant": variant, "overrides": extra, **r})
                 print(f"{variant:<18} {seed:>4} {r['seconds']:>8.1f}  {r['rel_l2']['u']:.2e}", flush=True)
-                write_json(path, {"machine": machine(), "case": args.case, "runs": runs})
+                write_json(path, {"machine": machine(), "case": args.case, "runs": merged(path, mine)})
+    runs = merged(path, mine)
     variants = list(dict.fromkeys(r["variant"] for r in runs))
     summary = {v: {"rel_l2_u": spread([r["rel_l2"]["u"] for r in runs if r["variant"] == v]),
                    "seconds": spread([r["seconds"] for r in runs if r["variant"] == v])} for v in variants}
