@@ -4,9 +4,10 @@
         --seeds 0 1 2 [--seconds 900]
 
 Each variant is the case's shipped TOML plus a few overrides (`VARIANTS`): causal weights in time, balanced
-term weights, the L-BFGS-B phase replaced by SSBroyden in float64, or time-marching over 8 windows (the
-initial values continued exactly where the case's are exact, `march`, or as loss terms, `march_soft`), each
-window with a quarter of the case's iterations or less. `--seconds` caps the last phase's wall time (in
+term weights (by gradient norms or by NTK traces), residual-based attention, the L-BFGS-B phase replaced by
+SSBroyden in float64, or time-marching over 8 windows (the initial values continued exactly where the case's
+are exact, `march`, or as loss terms, `march_soft`), each window with a quarter of the case's iterations or
+less. `--seconds` caps the last phase's wall time (in
 each window). Prints the median and range of the relative L2 error of u per variant and writes
 benchmarks/results/ablation_<case>.json with every run's error-against-time trace (keeping the runs of
 earlier and concurrent invocations that this one does not repeat).
@@ -30,6 +31,8 @@ VARIANTS = {  # name -> overrides of the shipped TOML
     "default": [],
     "causal": ["loss.causal={chunks = 32}", "phases[0].reweight_every=10", "phases[1].reweight_every=500"],
     "balance": ["loss.balance={alpha = 0.9}", "phases[0].reweight_every=100", "phases[1].reweight_every=500"],
+    "ntk": ['loss.balance={scheme = "ntk"}', "phases[0].reweight_every=100", "phases[1].reweight_every=500"],
+    "attention": ["loss.attention={}", "phases[0].reweight_every=10", "phases[1].reweight_every=500"],
     "ssbroyden": [f"phases[1]={SSBROYDEN}"],
     "causal+ssbroyden": ["loss.causal={chunks = 32}", "phases[0].reweight_every=10", f"phases[1]={SSBROYDEN}"],
     "march": MARCH,
