@@ -46,7 +46,8 @@ def main() -> None:
     print(f"rel_l2_u median {errors['median']:.3e} (range {errors['min']:.3e} .. {errors['max']:.3e}); "
           f"wall time median {times['median']:.0f} s")
     m = config.model
-    setup = {"config": str(args.config), "network": f"{m.depth}x{m.width} {m.activation}", "hard_constraints": m.hard_constraints,
+    setup = {"config": str(args.config), "overrides": args.overrides, "dtype": config.dtype,
+             "network": f"{m.depth}x{m.width} {m.activation}", "hard_constraints": m.hard_constraints,
              "interior_points": config.points.interior, "sampler": config.points.sampler,
              "phases": [p.model_dump(exclude_none=True) for p in config.phases]}
     write_json(args.json, {"setup": setup, "machine": machine(), "runs": rows, "rel_l2_u": errors, "seconds": times})
