@@ -7,8 +7,8 @@ Each variant is the case's shipped TOML plus a few overrides (`VARIANTS`): causa
 term weights (by gradient norms or by NTK traces), residual-based attention, the L-BFGS-B phase replaced by
 SSBroyden in float64, or time-marching over 8 windows (the initial values continued exactly where the case's
 are exact, `march`, or as loss terms, `march_soft`), each window with a quarter of the case's iterations or
-less. `--seconds` caps the last phase's wall time (in
-each window). Prints the median and range of the relative L2 error of u per variant and writes
+less. `--seconds` caps the last phase's wall time (in each window). Prints the median and range of the
+relative L2 error of u per variant and writes
 benchmarks/results/ablation_<case>.json with every run's error-against-time trace (keeping the runs of
 earlier and concurrent invocations that this one does not repeat).
 """
