@@ -3,8 +3,9 @@
 - `grad_norm` (learning-rate annealing: Wang, Teng & Perdikaris 2021, in the form jaxpi uses): every weighted
   term pulls the network with the same gradient norm, lambda_k = sum_j |grad L_j| / |grad L_k|;
 - `ntk` (Wang, Yu & Perdikaris 2022): the same with the mean diagonal of each term's neural tangent kernel,
-  mean_i |grad r_i|^2 over its residual entries, in place of the gradient norm (each entry's gradient from
-  batched backward passes: costlier, so update it rarely).
+  mean_i |grad r_i|^2 over its residual entries, in place of the gradient norm (each entry's gradient point by
+  point through the forward jets where they apply, as `lm` takes its Jacobian rows, else from batched backward
+  passes, which cost about N backward passes over all N points: update it rarely).
 
 The weights multiply those of `[loss] weights` (default 1) and change only when the trainer asks
 (`reweight_every`, each phase's start, point redraws), so that every phase sees a fixed objective between
@@ -18,6 +19,7 @@ import torch
 
 from .loss import Objective, point_weighted
 from .optim.gauss_newton import jacobian_rows
+from .point_jacobians import kernel_traces
 
 
 class GradNormWeights:
@@ -35,6 +37,9 @@ class GradNormWeights:
         params = [p for p in objective.model.parameters() if p.requires_grad]
         engine, out = objective.engine.eager(), {}  # a compiled backward cannot be run once per term
         with torch.enable_grad():
+            traces = kernel_traces(objective, params) if self.scheme == "ntk" else None
+            if traces is not None:
+                return traces
             terms = {name: point_weighted(g.batch, r).reshape(-1) for g in objective.groups
                      for name, r in objective.group_terms(g, g.batch, engine).items()}
             for name, weighted in terms.items():

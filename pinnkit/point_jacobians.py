@@ -57,7 +57,8 @@ def point_jacobians(objective: Objective) -> Callable[[list[torch.Tensor]], Opti
         if failed or not applies(objective, params):
             return None
         layout = _layout(objective)
-        groups = [_group_rows(objective, params, *entry) for entry in layout]
+        groups = [_group_rows(objective, params, g, width, starts, _scales(objective, g, width))
+                  for g, width, starts in layout]
         try:  # each group's first chunk now: a residual torch.func cannot transform shows here, not mid-step
             firsts = [next(rows_of_group) for rows_of_group in groups]
         except Exception as err:  # say so once, and take the other route
@@ -69,6 +70,37 @@ def point_jacobians(objective: Objective) -> Callable[[list[torch.Tensor]], Opti
         return n, chain.from_iterable(chain([first], rest) for first, rest in zip(firsts, groups))
 
     return rows
+
+
+def kernel_traces(objective: Objective, params: list[torch.Tensor]) -> Optional[dict[str, float]]:
+    """Each term's mean over its point-weighted entries r_i of |grad r_i|^2 (the mean diagonal of its neural
+    tangent kernel, as `[loss.balance] scheme = "ntk"` needs), point by point; None where the per-point route
+    does not apply (the caller then takes batched backward passes)."""
+    if not applies(objective, params):
+        return None
+    sums: dict[str, float] = {}
+    counts: dict[str, int] = {}
+    try:
+        for g, width, starts in _layout(objective):
+            columns, first = {}, 0
+            for name, k in width.items():
+                columns[name], first = slice(first, first + k), first + k
+            for _, _, J in _group_rows(objective, params, g, width, starts, dict.fromkeys(width, 1.0)):
+                per_point = J.reshape(-1, first, J.shape[1])
+                for name, part in columns.items():
+                    sums[name] = sums.get(name, 0.0) + float(per_point[:, part].square().sum())
+            for name, k in width.items():
+                counts[name] = counts.get(name, 0) + len(g.batch["points"]) * k
+    except Exception as err:  # a residual torch.func cannot transform: the other route
+        log.info("per-point Jacobian rows unavailable (%s); using batched backward passes", type(err).__name__)
+        return None
+    return {name: total / counts[name] for name, total in sums.items()}
+
+
+def _scales(objective: Objective, group: TermGroup, width: dict[str, int]) -> dict[str, float]:
+    """Each term's factor in r (`Objective.factor`), so that the rows are those of the residual vector."""
+    n = len(group.batch["points"])
+    return {name: objective.factor(group, name, n * k) for name, k in width.items()}
 
 
 def _layout(objective: Objective) -> list[tuple[TermGroup, dict[str, int], dict[str, int]]]:
@@ -88,10 +120,9 @@ def _layout(objective: Objective) -> list[tuple[TermGroup, dict[str, int], dict[
 
 
 def _group_rows(objective: Objective, params: list[torch.Tensor], group: TermGroup, width: dict[str, int],
-                starts: dict[str, int]) -> Iterator[Rows]:
-    """One group's rows of r and J, a vectorized chunk of points at a time."""
+                starts: dict[str, int], scales: dict[str, float]) -> Iterator[Rows]:
+    """One group's rows of r and J (each term's scaled by `scales`), a vectorized chunk of points at a time."""
     n, per_point = len(group.batch["points"]), sum(width.values())
-    scales = {name: objective.factor(group, name, n * k) for name, k in width.items()}
     module = GroupRows(objective, group, scales)
     names = [f"model.{name}" for name, _ in objective.model.named_parameters()]
     weights = dict(zip(names, (p.detach() for p in params)))

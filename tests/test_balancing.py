@@ -3,11 +3,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from linear_toy import group, linear_objective
 
 import pinnkit
 from pinnkit.balancing import GradNormWeights
-from pinnkit.loss import Objective
+from pinnkit.build import build
+from pinnkit.config import load
+from pinnkit.loss import Objective, point_weighted
+from pinnkit.point_jacobians import kernel_traces
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -30,6 +34,27 @@ def test_the_ntk_scheme_measures_the_mean_kernel_diagonal():
     assert norms["flat"] == pytest.approx(0.01 * np.mean(x**2 + 1), rel=1e-12)
     with pytest.raises(ValueError, match="unknown balancing scheme 'rba'"):
         GradNormWeights({}, 0.0, "rba")
+
+
+def test_the_ntk_traces_point_by_point_equal_one_backward_pass_per_entry():
+    """Kovasznay (three terms of one graph, a vector term) through the jets: the per-point route applies, and its
+    mean |grad r_i|^2 per term matches the gradients of the entries taken one at a time by autograd."""
+    setup = build(load("kovasznay", ("model.compile=false", "model.width=8", "model.depth=2",
+                                     "points.interior=30", "points.boundary=12")))
+    objective, params = setup.objective, list(setup.model.parameters())
+    assert kernel_traces(objective, params) is not None
+    traces = GradNormWeights({}, 0.0, "ntk").norms(objective)
+    expected = {}
+    for g in objective.groups:
+        for name, r in objective.group_terms(g, g.batch, objective.engine.eager()).items():
+            entries = point_weighted(g.batch, r).reshape(-1)
+            squares = [sum(float(d.square().sum()) for d in
+                           torch.autograd.grad(e, params, retain_graph=True, allow_unused=True) if d is not None)
+                       for e in entries]
+            expected[name] = float(np.mean(squares))
+    assert set(traces) == set(expected) and len(expected) >= 2
+    for name, value in expected.items():
+        assert traces[name] == pytest.approx(value, rel=1e-10)
 
 
 @pytest.mark.parametrize("scheme", ["grad_norm", "ntk"])
@@ -63,7 +88,8 @@ def test_with_averaging_the_weights_move_toward_balance_and_multiply_the_configu
 def test_a_balanced_solve_logs_the_weights_and_resumes_them(tmp_path):
     overrides = ["model.hard_constraints=false", "points.interior=200", "points.boundary=40", "points.initial=40",
                  "points.evaluation=256", "model.depth=2", "loss.balance={alpha = 0.5, scheme = 'ntk'}",
-                 "model.compile=true",  # the weights are measured eagerly: a compiled backward runs once only "phases[0].iterations=6",
+                 "model.compile=true",  # the weights are measured eagerly: a compiled backward runs once only
+                 "phases[0].iterations=6",
                  "phases[0].reweight_every=2", "phases[1].iterations=4", "output.log_every=2"]
     result = pinnkit.solve(ROOT / "problems" / "burgers.toml", overrides, out=tmp_path / "run")
     header = (result.run_dir / "history.csv").read_text().splitlines()[0].split(",")
