@@ -12,6 +12,15 @@ never a dependency of pinnkit.
 
     python benchmarks/compare_deepxde.py            # about 12 minutes on 2 CPU cores
     python benchmarks/compare_deepxde.py --quick    # smoke run
+
+With `--example`, the other question: DeepXDE's own Burgers example as it ships (its 3x20 network, 2,540
+PDE points with 80 boundary and 160 initial ones as loss terms, Adam 15,000 then L-BFGS to its stopping
+rule, float32) runs to its end, and pinnkit's shipped default (problems/burgers.toml) runs until its error
+on the same grid is at or below the example's final error; reported per seed: the example's wall time and
+error, the time pinnkit took to get there, and the ratio. Times run from the start of each solve (points,
+network and any compiling included; imports not).
+
+    python benchmarks/compare_deepxde.py --example --seeds 0 1 2   # about 8 minutes
 """
 from __future__ import annotations
 
@@ -28,6 +37,7 @@ from common import machine, write_json
 
 ROOT = Path(__file__).resolve().parents[1]
 BURGERS = ROOT / "problems" / "burgers.toml"
+DEFAULT_OUT = ROOT / "benchmarks" / "results" / "compare_deepxde.json"
 
 
 def arguments() -> argparse.Namespace:
@@ -40,11 +50,16 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads in each process")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="extra pinnkit overrides, e.g. model.engine=autograd")
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "compare_deepxde.json")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--quick", action="store_true", help="smoke run: tiny budgets")
+    parser.add_argument("--example", action="store_true",
+                        help="DeepXDE's own Burgers example against pinnkit's default, time to its final error")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="with --example")
     args = parser.parse_args()
     if args.quick:
         args.nets, args.points, args.adam, args.lbfgs = ["3x20"], 1000, 50, 20
+    if args.example and args.out == DEFAULT_OUT:
+        args.out = DEFAULT_OUT.with_name("compare_deepxde_example.json")
     return args
 
 
@@ -104,10 +119,7 @@ def run_deepxde(args: argparse.Namespace, net: str) -> dict:
     start = time.perf_counter()
     model.train(iterations=args.adam, display_every=log_every, callbacks=[clock], verbose=0)
     adam_seconds = time.perf_counter() - start
-    dde.optimizers.set_LBFGS_options(maxcor=50, ftol=1e-15, gtol=1e-10, maxiter=args.lbfgs,
-                                     maxfun=int(1.25 * args.lbfgs), maxls=50)
-    options = dde.optimizers.config.LBFGS_options  # its per-call budget is set only at import: make it ours
-    options["iter_per_step"], options["fun_per_step"] = options["maxiter"], options["maxfun"]
+    lbfgs_budget(dde, maxcor=50, ftol=1e-15, gtol=1e-10, maxiter=args.lbfgs, maxfun=int(1.25 * args.lbfgs), maxls=50)
     model.compile("L-BFGS")
     start = time.perf_counter()
     model.train(display_every=log_every, verbose=0)
@@ -120,6 +132,13 @@ def run_deepxde(args: argparse.Namespace, net: str) -> dict:
             "adam_s_per_iteration": adam_seconds / args.adam, "adam_steady_s_per_iteration": steady(times, args.adam),
             "lbfgs_s_per_evaluation": lbfgs_seconds / state["func_evals"], "lbfgs_evaluations": state["func_evals"],
             "lbfgs_iterations": state["n_iter"], "seconds": adam_seconds + lbfgs_seconds}
+
+
+def lbfgs_budget(dde, **options) -> None:
+    """DeepXDE's L-BFGS options, its per-call budget included (which it otherwise sets only at import)."""
+    dde.optimizers.set_LBFGS_options(**options)
+    settings = dde.optimizers.config.LBFGS_options
+    settings["iter_per_step"], settings["fun_per_step"] = settings["maxiter"], settings["maxfun"]
 
 
 def deepxde_model(dde, setup, args: argparse.Namespace):
@@ -147,6 +166,87 @@ def deepxde_model(dde, setup, args: argparse.Namespace):
     return dde.Model(data, net)
 
 
+def run_example(seed: int, threads: int, quick: bool) -> dict:
+    """DeepXDE's examples/pinn_forward/Burgers.py as it ships (TimeDomain(0, 0.99) included), seeded; its wall
+    time and its error on pinnkit's reference grid."""
+    os.environ["DDE_BACKEND"] = "pytorch"
+    import deepxde as dde
+    import numpy as np
+    import torch
+
+    from pinnkit.build import build
+    from pinnkit.config import load
+    from pinnkit.metrics import rel_l2
+
+    torch.set_num_threads(threads)
+    dde.config.set_random_seed(seed)
+    start = time.perf_counter()
+
+    def pde(x, u):
+        u_x, u_t = dde.grad.jacobian(u, x, i=0, j=0), dde.grad.jacobian(u, x, i=0, j=1)
+        return u_t + u * u_x - 0.01 / np.pi * dde.grad.hessian(u, x, i=0, j=0)
+
+    domain = dde.geometry.GeometryXTime(dde.geometry.Interval(-1, 1), dde.geometry.TimeDomain(0, 0.99))
+    bc = dde.icbc.DirichletBC(domain, lambda x: 0, lambda _, on_boundary: on_boundary)
+    ic = dde.icbc.IC(domain, lambda x: -np.sin(np.pi * x[:, 0:1]), lambda _, on_initial: on_initial)
+    data = dde.data.TimePDE(domain, pde, [bc, ic], num_domain=2540, num_boundary=80, num_initial=160)
+    model = dde.Model(data, dde.nn.FNN([2] + [20] * 3 + [1], "tanh", "Glorot normal"))
+    model.compile("adam", lr=1e-3)
+    model.train(iterations=150 if quick else 15000, verbose=0)
+    if quick:
+        lbfgs_budget(dde, maxiter=50, maxfun=60)
+    model.compile("L-BFGS")
+    model.train(verbose=0)
+    seconds = time.perf_counter() - start
+    reference = build(load(BURGERS)).reference.arrays
+    pred = torch.as_tensor(model.predict(reference["points"]).reshape(-1), dtype=torch.float64)
+    return {"rel_l2_u": float(rel_l2(pred, torch.as_tensor(reference["u"]))), "seconds": seconds,
+            "lbfgs_iterations": int(model.opt.state_dict()["state"][0]["n_iter"])}
+
+
+def run_default_to(target: float, seed: int, threads: int) -> dict:
+    """pinnkit's burgers.toml, seeded, stopped at the first log point (every 10 iterations) where its error is at
+    or below `target`: the wall time from the start of the solve to there."""
+    import torch
+
+    import pinnkit
+
+    torch.set_num_threads(threads)
+    reached: dict = {}
+
+    def at_target(row: dict) -> bool:
+        error = row.get("rel_l2_u")
+        if error is not None and error <= target:
+            reached.update(seconds=time.perf_counter() - start, rel_l2_u=row["rel_l2_u"], phase=row["phase"],
+                           iteration=row["iteration"])
+            return True
+        return False
+
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(Path(tmp) / "inductor")  # compile cold, as on a first run
+        start = time.perf_counter()
+        result = pinnkit.solve(BURGERS, [f"seed={seed}", "output.log_every=10"], out=Path(tmp) / "run", quiet=True,
+                               callbacks=[at_target])
+    return reached or {"seconds": None, "rel_l2_u": result.rel_l2["u"], "status": result.status}
+
+
+def compare_example(args: argparse.Namespace) -> None:
+    """Per seed: DeepXDE's example to its end, then pinnkit's default to the example's final error."""
+    rows = []
+    print(f"{'seed':>4} {'DeepXDE example':>16} {'its error':>10} {'pinnkit to it':>14} {'sooner':>7}")
+    for seed in args.seeds:
+        theirs = in_process(run_example, seed, args.threads, args.quick)
+        mine = in_process(run_default_to, theirs["rel_l2_u"], seed, args.threads)
+        ratio = theirs["seconds"] / mine["seconds"] if mine["seconds"] else None
+        rows.append({"seed": seed, "deepxde_example": theirs, "pinnkit_default": mine, "sooner": ratio})
+        print(f"{seed:>4} {theirs['seconds']:15.1f}s {theirs['rel_l2_u']:10.2e} "
+              + (f"{mine['seconds']:13.1f}s {ratio:6.1f}x" if ratio else f"{'never':>14}"))
+    ratios = sorted(r["sooner"] for r in rows if r["sooner"])
+    if ratios:
+        print(f"median {ratios[len(ratios) // 2]:.1f}x sooner (range {ratios[0]:.1f} .. {ratios[-1]:.1f})")
+    write_json(args.out, {"machine": machine(), "settings": vars(args) | {"out": str(args.out)}, "rows": rows})
+
+
 def _iteration_clock(dde):
     """A DeepXDE callback recording the wall time at the end of every iteration."""
     class Clock(dde.callbacks.Callback):
@@ -168,6 +268,9 @@ def in_process(fn, *args) -> dict:
 
 def main() -> None:
     args = arguments()
+    if args.example:
+        compare_example(args)
+        return
     rows = []
     for net in args.nets:
         mine = in_process(run_pinnkit, args, net)
