@@ -217,7 +217,7 @@ def run_default_to(target: float, seed: int, threads: int) -> dict:
     def at_target(row: dict) -> bool:
         error = row.get("rel_l2_u")
         if error is not None and error <= target:
-            reached.update(seconds=time.perf_counter() - start, rel_l2_u=row["rel_l2_u"], phase=row["phase"],
+            reached.update(seconds=time.perf_counter() - start, rel_l2_u=error, phase=row["phase"],
                            iteration=row["iteration"])
             return True
         return False

@@ -82,11 +82,11 @@ def kernel_traces(objective: Objective, params: list[torch.Tensor]) -> Optional[
     counts: dict[str, int] = {}
     try:
         for g, width, starts in _layout(objective):
-            columns, first = {}, 0
+            columns, per_point_rows = {}, 0  # each term's rows within one point's
             for name, k in width.items():
-                columns[name], first = slice(first, first + k), first + k
+                columns[name], per_point_rows = slice(per_point_rows, per_point_rows + k), per_point_rows + k
             for _, _, J in _group_rows(objective, params, g, width, starts, dict.fromkeys(width, 1.0)):
-                per_point = J.reshape(-1, first, J.shape[1])
+                per_point = J.reshape(-1, per_point_rows, J.shape[1])
                 for name, part in columns.items():
                     sums[name] = sums.get(name, 0.0) + float(per_point[:, part].square().sum())
             for name, k in width.items():
