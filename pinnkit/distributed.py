@@ -19,6 +19,9 @@ from typing import Callable, Iterator, Optional, TypeVar
 
 import torch
 import torch.distributed as dist
+import torch.distributed.nn  # noqa: F401  imported before any group is joined: imported later (the first
+# optimizer imports it through torch._dynamo), its functions keep the joined group as default arguments, which
+# keeps gloo's threads alive after `destroy_process_group` until the interpreter exits, where they can abort it
 
 from .config import ConfigError
 from .problem import ProblemError
