@@ -5,7 +5,8 @@
 - `ntk` (Wang, Yu & Perdikaris 2022): the same with the mean diagonal of each term's neural tangent kernel,
   mean_i |grad r_i|^2 over its residual entries, in place of the gradient norm (each entry's gradient point by
   point through the forward jets where they apply, as `lm` takes its Jacobian rows, else from batched backward
-  passes, which cost about N backward passes over all N points: update it rarely).
+  passes at `trace_points` evenly spread points of each pointwise set, since over all N points they would cost
+  N backward passes over N points).
 
 The weights multiply those of `[loss] weights` (default 1) and change only when the trainer asks
 (`reweight_every`, each phase's start, point redraws), so that every phase sees a fixed objective between
@@ -17,7 +18,7 @@ from typing import Any, Mapping
 
 import torch
 
-from .loss import Objective, point_weighted
+from .loss import Objective, TermGroup, point_weighted
 from .optim.gauss_newton import jacobian_rows
 from .point_jacobians import kernel_traces
 
@@ -25,10 +26,10 @@ from .point_jacobians import kernel_traces
 class GradNormWeights:
     """Balances the loss terms' gradient norms (or NTK traces); `factors` (term -> lambda): what it has learnt."""
 
-    def __init__(self, base: Mapping[str, float], alpha: float, scheme: str = "grad_norm"):
+    def __init__(self, base: Mapping[str, float], alpha: float, scheme: str = "grad_norm", trace_points: int = 256):
         if scheme not in ("grad_norm", "ntk"):
             raise ValueError(f"unknown balancing scheme {scheme!r} (valid: grad_norm, ntk)")
-        self.base, self.alpha, self.scheme = dict(base), float(alpha), scheme
+        self.base, self.alpha, self.scheme, self.trace_points = dict(base), float(alpha), scheme, int(trace_points)
         self.factors: dict[str, float] = {}
 
     def norms(self, objective: Objective) -> dict[str, float]:
@@ -40,8 +41,9 @@ class GradNormWeights:
             traces = kernel_traces(objective, params) if self.scheme == "ntk" else None
             if traces is not None:
                 return traces
-            terms = {name: point_weighted(g.batch, r).reshape(-1) for g in objective.groups
-                     for name, r in objective.group_terms(g, g.batch, engine).items()}
+            batches = {id(g): self._trace_batch(g) if self.scheme == "ntk" else g.batch for g in objective.groups}
+            terms = {name: point_weighted(batches[id(g)], r).reshape(-1) for g in objective.groups
+                     for name, r in objective.group_terms(g, batches[id(g)], engine).items()}
             for name, weighted in terms.items():
                 if self.scheme == "ntk":
                     squares = sum(float(J.square().sum()) for _, _, J in
@@ -51,6 +53,15 @@ class GradNormWeights:
                 grads = torch.autograd.grad(weighted.square().mean(), params, retain_graph=True, allow_unused=True)
                 out[name] = float(torch.sqrt(sum(g.square().sum() for g in grads if g is not None)))
         return out
+
+    def _trace_batch(self, group: TermGroup) -> dict[str, torch.Tensor]:
+        """The points of a group the batched-backward traces are taken at: at most `trace_points`, evenly spread
+        (all of them where the group is not pointwise: its rows may couple its points)."""
+        n = len(group.batch["points"])
+        if not group.pointwise or n <= self.trace_points:
+            return group.batch
+        keep = torch.linspace(0, n - 1, self.trace_points).round().long().to(group.batch["points"].device)
+        return {k: v[keep] for k, v in group.batch.items()}
 
     def update(self, objective: Objective) -> None:
         """New factors from the terms' current pulls (a term with none keeps its factor), into the objective."""

@@ -498,7 +498,7 @@ def make_attention(config: Config) -> Optional[ResidualAttention]:
 def make_balance(config: Config) -> Optional[GradNormWeights]:
     """The adaptive term weights `[loss.balance]` asks for."""
     b = config.loss.balance
-    return GradNormWeights(config.loss.weights, b.alpha, b.scheme) if b is not None else None
+    return GradNormWeights(config.loss.weights, b.alpha, b.scheme, b.trace_points) if b is not None else None
 
 
 def make_causal(config: Config, problem: Problem, domain: Domain) -> Optional[CausalWeights]:

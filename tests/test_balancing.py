@@ -36,6 +36,18 @@ def test_the_ntk_scheme_measures_the_mean_kernel_diagonal():
         GradNormWeights({}, 0.0, "rba")
 
 
+def test_without_per_point_rows_the_ntk_traces_are_taken_at_evenly_spread_points():
+    """The batched-backward route (here a plain linear layer) takes `trace_points` of each set, first and last
+    included: with 2 of the 16 points x = 0 and 1, so mean(x^2 + 1) = 1.5; with 512 of 4,000 the estimate is
+    within 0.1% of the mean over all of them."""
+    assert GradNormWeights({}, 0.0, "ntk", trace_points=2).norms(toy())["steep"] == pytest.approx(150, rel=1e-12)
+    many = linear_objective([group("steep", lambda d: 10.0 * (d.u - 1.0), points=4000)])
+    x = np.linspace(0, 1, 4000)
+    estimate = GradNormWeights({}, 0.0, "ntk", trace_points=512).norms(many)["steep"]
+    assert estimate == pytest.approx(100 * np.mean(x**2 + 1), rel=1e-3)
+    assert estimate != pytest.approx(100 * np.mean(x**2 + 1), rel=1e-9)  # an estimate: not all the points
+
+
 def test_the_ntk_traces_point_by_point_equal_one_backward_pass_per_entry():
     """Kovasznay (three terms of one graph, a vector term) through the jets: the per-point route applies, and its
     mean |grad r_i|^2 per term matches the gradients of the entries taken one at a time by autograd."""
