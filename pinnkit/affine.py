@@ -78,6 +78,18 @@ class AffineJets:
         return value, torch.stack(out, 1)
 
 
+@dataclass
+class KeptAffine:
+    """An `AffineCache` stand-in that hands out given coefficient jets, whatever the point tensor: the per-point
+    Jacobian rows (`point_jacobians`) vectorize over the points, so each point's own are handed in beside it."""
+
+    jets: AffineJets
+    rows: tuple[tuple[int, ...], ...]
+
+    def get(self, model: Constrained, x: torch.Tensor, rows: Rows, first_use: bool = False) -> Optional[AffineJets]:
+        return self.jets if tuple(rows) == self.rows else None
+
+
 def through(jets: Callable[..., tuple[torch.Tensor, torch.Tensor]]) -> Callable[..., tuple[torch.Tensor, torch.Tensor]]:
     """`jets(net, x, *args)` -> (value, rows) of the raw outputs, followed by the product rule with the kept
     coefficients of an affine transform (`AffineJets.apply`), as one function: a compiling engine fuses both."""

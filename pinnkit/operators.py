@@ -17,7 +17,7 @@ import logging
 
 import torch
 
-from .affine import AffineCache, through
+from .affine import AffineCache, KeptAffine, through
 from .axis_jets import MAX_ORDER, ORDERS as AXIS_ORDERS, axis_jets
 from .jets import constrained_jets, mlp_jets, taylor
 from .nets import MLP, Constrained
@@ -127,14 +127,16 @@ class JetEngine:
     JETS = {"mlp": mlp_jets, "constrained": constrained_jets, "axis": axis_jets,
             "affine mlp": through(mlp_jets), "affine axis": through(axis_jets)}
 
-    def __init__(self, compile: bool = False, cuda_graphs: bool = False):
+    def __init__(self, compile: bool = False, cuda_graphs: bool = False, affine: Optional[KeptAffine] = None):
         """`cuda_graphs`: on CUDA, compiled jets replay as CUDA graphs (torch.compile's "reduce-overhead"
-        mode), which removes the launch cost of the many small kernels a small network's step is made of."""
+        mode), which removes the launch cost of the many small kernels a small network's step is made of.
+        `affine`: the coefficient jets of an affine transform to use at any points (default: computed and kept
+        per point set)."""
         self.fallback = AutogradEngine()
         self.compiled, self.cuda_graphs = compile, cuda_graphs
         self.cache: dict[tuple[str, str], Callable] = {}
         self.seen: set[tuple] = set()  # (kind, device, dtype, shape) compiled for: a new one compiles again
-        self.affine = AffineCache(first_use=compile)  # the coefficient jets of affine transforms, per point set
+        self.affine = AffineCache(first_use=compile) if affine is None else affine  # jets of affine transforms
 
     def eager(self) -> "JetEngine":
         """The same engine without compiling (for point sets whose shape changes from call to call)."""

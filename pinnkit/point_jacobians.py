@@ -3,9 +3,10 @@
 A batched backward pass over a block of points pays for every point of the block on every row; the
 Jacobian of one point's residuals over the weights, vectorized over the points, pays for that point only
 (measured 3x faster on Kovasznay 4 x 100). It needs residuals that are pure tensor functions of the
-weights: pinnkit's MLP through the forward-jet engine (up to second derivatives), pointwise terms, and no
-trainable PDE parameter; anything else (or a residual that torch.func cannot transform) keeps the batched
-backward passes (`optim.gauss_newton.jacobian_rows`).
+weights: pinnkit's MLP through the forward-jet engine (up to second derivatives), alone or under an output
+transform affine in its outputs (whose coefficient jets are computed once per point set and handed to each
+point beside it), pointwise terms, and no trainable PDE parameter; anything else (or a residual that
+torch.func cannot transform) keeps the batched backward passes (`optim.gauss_newton.jacobian_rows`).
 """
 from __future__ import annotations
 
@@ -16,33 +17,41 @@ from typing import Callable, Iterator, Optional
 import torch
 from torch.func import functional_call, jacrev, vmap
 
+from .affine import AffineJets, KeptAffine
 from .loss import Objective, TermGroup, point_weighted
-from .nets import MLP
-from .operators import JetEngine, parse
+from .nets import MLP, Constrained
+from .operators import JetEngine, parse, plan_jets
 
 log = logging.getLogger(__name__)
 Rows = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # (row indices of r, r[rows], J[rows])
 ENTRIES = 2**22  # Jacobian entries per vectorized chunk of points: bounds its memory (32 MiB in float64)
+AFFINE = "affine "  # the prefix of the batch columns that carry each point's coefficient jets of the transform
 
 
 class GroupRows(torch.nn.Module):
     """One group's scaled residual rows at points, as a module whose only parameters are the network's
     (so `functional_call` can hand them in); each point's rows term after term."""
 
-    def __init__(self, objective: Objective, group: TermGroup, scales: dict[str, float]):
+    def __init__(self, objective: Objective, group: TermGroup, scales: dict[str, float],
+                 rows: tuple[tuple[int, ...], ...] = ()):
         super().__init__()
-        self.model, self.objective, self.group, self.scales = objective.model, objective, group, scales
+        self.model, self.objective, self.group, self.scales, self.rows = objective.model, objective, group, scales, rows
 
     def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        terms = self.objective.group_terms(self.group, batch, self.objective.engine.eager())
+        kept = {k.removeprefix(AFFINE): v.movedim(0, -1) for k, v in batch.items() if k.startswith(AFFINE)}
+        batch = {k: v for k, v in batch.items() if not k.startswith(AFFINE)}
+        engine = JetEngine(affine=KeptAffine(AffineJets(**kept), self.rows)) if kept else self.objective.engine.eager()
+        terms = self.objective.group_terms(self.group, batch, engine)
         return torch.cat([point_weighted(batch, r).reshape(len(batch["points"]), -1) * self.scales[name]
                           for name, r in terms.items()], dim=1)
 
 
 def applies(objective: Objective, params: list[torch.Tensor]) -> bool:
-    """Whether every residual is a pure tensor function of exactly `params`, the MLP's weights."""
-    weights = list(objective.model.parameters())
-    return (isinstance(objective.engine, JetEngine) and isinstance(objective.model, MLP)
+    """Whether every residual is a pure tensor function of exactly `params`, the MLP's weights (an output transform
+    over it must be affine in its outputs too, which its rows check: `_transform_columns`)."""
+    model, weights = objective.model, list(objective.model.parameters())
+    net = model.net if isinstance(model, Constrained) else model
+    return (isinstance(objective.engine, JetEngine) and isinstance(net, MLP)
             and len(params) == len(weights) and all(p is w for p, w in zip(params, weights))
             and all(g.pointwise and all(len(parse(n, objective.coords, objective.fields)[1]) <= 2
                                         for n in g.derivatives) for g in objective.groups))
@@ -108,7 +117,7 @@ def _layout(objective: Objective) -> list[tuple[TermGroup, dict[str, int], dict[
     the other, as `Objective.residual_vector` stacks them)."""
     layout, offset = [], 0
     for g in objective.groups:
-        with torch.no_grad():
+        with torch.enable_grad():  # an output transform is differentiated by autograd here (one point)
             terms = objective.group_terms(g, {k: v[:1] for k, v in g.batch.items()}, objective.engine.eager())
         n = len(g.batch["points"])
         width = {name: r.reshape(1, -1).shape[1] for name, r in terms.items()}
@@ -123,7 +132,8 @@ def _group_rows(objective: Objective, params: list[torch.Tensor], group: TermGro
                 starts: dict[str, int], scales: dict[str, float]) -> Iterator[Rows]:
     """One group's rows of r and J (each term's scaled by `scales`), a vectorized chunk of points at a time."""
     n, per_point = len(group.batch["points"]), sum(width.values())
-    module = GroupRows(objective, group, scales)
+    rows, columns = _transform_columns(objective, group)
+    module = GroupRows(objective, group, scales, rows)
     names = [f"model.{name}" for name, _ in objective.model.named_parameters()]
     weights = dict(zip(names, (p.detach() for p in params)))
 
@@ -137,9 +147,26 @@ def _group_rows(objective: Objective, params: list[torch.Tensor], group: TermGro
     start = torch.cat([torch.full((k,), starts[name]) for name, k in width.items()])
     stride = torch.cat([torch.full((k,), k) for k in width.values()])
     for first in range(0, n, chunk):
-        part = {k: v[first:first + chunk] for k, v in group.batch.items()}
+        part = {k: v[first:first + chunk] for k, v in {**group.batch, **columns}.items()}
         grads, r = jacobian(weights, part)
         count = len(part["points"])
         index = (start + column + stride * torch.arange(first, first + count)[:, None]).reshape(-1)
         J = torch.cat([grads[name].reshape(count * per_point, -1) for name in names], dim=1)
         yield index, r.reshape(-1).detach(), J
+
+
+def _transform_columns(objective: Objective, group: TermGroup) -> tuple[tuple[tuple[int, ...], ...],
+                                                                          dict[str, torch.Tensor]]:
+    """Under an output transform: the derivative rows the jets take for the group and the transform's coefficient
+    jets at its points (`AffineJets`), as batch columns (points first); none for a bare MLP or no derivatives."""
+    model = objective.model
+    orders = {tuple(sorted(order)) for name in group.derivatives
+              if (order := parse(name, objective.coords, objective.fields)[1])}
+    plan = plan_jets(model.net, orders) if isinstance(model, Constrained) else None
+    if plan is None:
+        return (), {}
+    rows = tuple(plan[1])
+    jets = AffineJets.of(model, group.batch["points"], rows)
+    if jets is None:
+        raise ValueError("the output transform is not affine in the network's outputs")
+    return rows, {AFFINE + k: v.movedim(-1, 0) for k, v in vars(jets).items()}

@@ -430,11 +430,13 @@ def test_sgn_sketched_in_float32_with_redraws(tmp_path):
 @pytest.mark.parametrize("case, overrides", [
     ("kovasznay", ("model.width=12", "points.interior=80", "points.boundary=30")),  # vector terms, one graph
     ("poisson_lshape", ("points.interior=80", "points.boundary=20")),  # Neumann: normals ride with each point
+    ("poisson_accurate", ("points.interior=80",)),  # an affine output transform: its jets ride with each point
+    ("burgers", ("points.interior=80",)),  # the same in (x, t), u_xx among the rows
 ])
 def test_point_by_point_jacobian_equals_the_batched_backward_one(case, overrides):
     setup = build(load(case, ("model.compile=false", "model.width=12", "model.depth=2", *overrides)))
     params, residuals = list(setup.model.parameters()), setup.view().residuals
-    assert residuals.jacobian(params) is not None  # the MLP through jets: the per-point route applies
+    assert residuals.jacobian(params) is not None  # the MLP (transformed or not) through jets: per point
     ticks = []
     counted = setup.view().counted(lambda: ticks.append(1)).residuals  # what a phase is handed
     assert counted.jacobian(params) is not None and ticks == [1]
@@ -445,10 +447,14 @@ def test_point_by_point_jacobian_equals_the_batched_backward_one(case, overrides
 
 
 def test_the_per_point_route_stands_aside_where_it_cannot_apply(burgers, caplog):
-    """Hard constraints (an output transform, differentiated by autograd) and trainable PDE parameters keep the
-    batched backward passes; so does a residual torch.func cannot transform, said once in the log."""
+    """An output transform not affine in the network's outputs and trainable PDE parameters keep the batched
+    backward passes; so does a residual torch.func cannot transform; each said once in the log."""
     constrained = build(load(ROOT / "problems" / "poisson_accurate.toml", ("points.interior=50",)))
-    assert constrained.view().residuals.jacobian(list(constrained.model.parameters())) is None
+    constrained.model.transform = lambda c, raw: {"u": c["x"] * (1 - c["x"]) * torch.tanh(raw["u"])}
+    with caplog.at_level("INFO", logger="pinnkit"):
+        assert constrained.view().residuals.jacobian(list(constrained.model.parameters())) is None
+    assert "unavailable (ValueError: the output transform is not affine in the network's outputs)" in caplog.text
+    caplog.clear()
     inverse = build(load(ROOT / "problems" / "burgers_inverse.toml", ("points.interior=50", "model.compile=false")))
     assert inverse.view().residuals.jacobian([*inverse.model.parameters(), *inverse.problem.trainable.values()]) is None
     params, view = list(burgers.model.parameters()), burgers.view()
