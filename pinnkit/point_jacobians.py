@@ -158,15 +158,16 @@ def _group_rows(objective: Objective, params: list[torch.Tensor], group: TermGro
 def _transform_columns(objective: Objective, group: TermGroup) -> tuple[tuple[tuple[int, ...], ...],
                                                                           dict[str, torch.Tensor]]:
     """Under an output transform: the derivative rows the jets take for the group and the transform's coefficient
-    jets at its points (`AffineJets`), as batch columns (points first); none for a bare MLP or no derivatives."""
+    jets at its points (`AffineJets`, kept by the engine while the points stay), as batch columns (points
+    first); none for a bare MLP or no derivatives."""
     model = objective.model
     orders = {tuple(sorted(order)) for name in group.derivatives
               if (order := parse(name, objective.coords, objective.fields)[1])}
     plan = plan_jets(model.net, orders) if isinstance(model, Constrained) else None
     if plan is None:
         return (), {}
-    rows = tuple(plan[1])
-    jets = AffineJets.of(model, group.batch["points"], rows)
+    rows, points = tuple(plan[1]), group.batch["points"]
+    jets = objective.engine.affine.get(model, points, rows, first_use=True) or AffineJets.of(model, points, rows)
     if jets is None:
         raise ValueError("the output transform is not affine in the network's outputs")
     return rows, {AFFINE + k: v.movedim(-1, 0) for k, v in vars(jets).items()}
