@@ -41,9 +41,11 @@ class GradNormWeights:
             traces = kernel_traces(objective, params) if self.scheme == "ntk" else None
             if traces is not None:
                 return traces
-            batches = {id(g): self._trace_batch(g) if self.scheme == "ntk" else g.batch for g in objective.groups}
-            terms = {name: point_weighted(batches[id(g)], r).reshape(-1) for g in objective.groups
-                     for name, r in objective.group_terms(g, batches[id(g)], engine).items()}
+            terms = {}
+            for g in objective.groups:
+                batch = self._trace_batch(g) if self.scheme == "ntk" else g.batch
+                terms.update({name: point_weighted(batch, r).reshape(-1)
+                              for name, r in objective.group_terms(g, batch, engine).items()})
             for name, weighted in terms.items():
                 if self.scheme == "ntk":
                     squares = sum(float(J.square().sum()) for _, _, J in

@@ -186,8 +186,9 @@ class BalanceSection(_Section):
                                                 "the mean diagonals of their neural tangent kernels")
     alpha: float = Field(0.9, ge=0, lt=1, description="moving average of the weights: the share the old one keeps")
     trace_points: int = Field(256, ge=1, le=1_000_000, description="`ntk` where per-point Jacobian rows do not "
-                              "apply (output transforms): the points of each set its traces are taken at, evenly "
-                              "spread (batched backward passes cost the square of the points)")
+                              "apply (other networks, transforms not affine in the network's outputs): the points "
+                              "of each set its traces are taken at, evenly spread (batched backward passes cost "
+                              "the square of the points)")
 
 
 class AttentionSection(_Section):

@@ -166,8 +166,7 @@ class JetEngine:
                  owner: str = "problem") -> Derivatives:
         keys = {name: parse(name, coords, fields) for name in wanted}
         net = model.net if isinstance(model, Constrained) else model
-        orders = {tuple(sorted(order)) for _, order in keys.values() if order}
-        plan = plan_jets(net, orders) if keys and isinstance(net, MLP) else None
+        plan = plan_jets(net, orders_of(keys.values())) if keys and isinstance(net, MLP) else None
         if plan is None:
             return self.fallback(model, points, coords, fields, tuple(keys), owner)
         kind, rows, args = plan
@@ -192,6 +191,11 @@ class JetEngine:
         values.update({f: value[i] for i, f in enumerate(fields)})
         values.update({name: jet_rows[i, row[tuple(sorted(order))]] for name, (i, order) in keys.items() if order})
         return Derivatives(values, owner)
+
+
+def orders_of(parsed: Iterable[tuple[int, tuple[int, ...]]]) -> set[tuple[int, ...]]:
+    """The derivative orders (sorted tuples of coordinate indices) among parsed names (`parse`); fields have none."""
+    return {tuple(sorted(order)) for _, order in parsed if order}
 
 
 def plan_jets(net: MLP, orders: set[tuple[int, ...]]) -> Optional[tuple[str, list[tuple[int, ...]], tuple]]:

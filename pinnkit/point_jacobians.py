@@ -20,7 +20,7 @@ from torch.func import functional_call, jacrev, vmap
 from .affine import AffineJets, KeptAffine
 from .loss import Objective, TermGroup, point_weighted
 from .nets import MLP, Constrained
-from .operators import JetEngine, parse, plan_jets
+from .operators import JetEngine, orders_of, parse, plan_jets
 
 log = logging.getLogger(__name__)
 Rows = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # (row indices of r, r[rows], J[rows])
@@ -161,8 +161,7 @@ def _transform_columns(objective: Objective, group: TermGroup) -> tuple[tuple[tu
     jets at its points (`AffineJets`, kept by the engine while the points stay), as batch columns (points
     first); none for a bare MLP or no derivatives."""
     model = objective.model
-    orders = {tuple(sorted(order)) for name in group.derivatives
-              if (order := parse(name, objective.coords, objective.fields)[1])}
+    orders = orders_of(parse(name, objective.coords, objective.fields) for name in group.derivatives)
     plan = plan_jets(model.net, orders) if isinstance(model, Constrained) else None
     if plan is None:
         return (), {}
