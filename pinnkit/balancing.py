@@ -14,13 +14,13 @@ updates, as line searches and curvature pairs need.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Mapping, Optional
 
 import torch
 
 from .loss import Objective, TermGroup, point_weighted
 from .optim.gauss_newton import jacobian_rows
-from .point_jacobians import kernel_traces
+from .point_jacobians import PointRows
 
 
 class GradNormWeights:
@@ -31,6 +31,7 @@ class GradNormWeights:
             raise ValueError(f"unknown balancing scheme {scheme!r} (valid: grad_norm, ntk)")
         self.base, self.alpha, self.scheme, self.trace_points = dict(base), float(alpha), scheme, int(trace_points)
         self.factors: dict[str, float] = {}
+        self.rows: Optional[PointRows] = None  # the per-point route of the objective balanced last
 
     def norms(self, objective: Objective) -> dict[str, float]:
         """Each term's pull on the network's weights (point weights included, term weights not): |grad L_k|,
@@ -38,7 +39,7 @@ class GradNormWeights:
         params = [p for p in objective.model.parameters() if p.requires_grad]
         engine, out = objective.engine.eager(), {}  # a compiled backward cannot be run once per term
         with torch.enable_grad():
-            traces = kernel_traces(objective, params) if self.scheme == "ntk" else None
+            traces = self._point_rows(objective).kernel_traces(params) if self.scheme == "ntk" else None
             if traces is not None:
                 return traces
             terms = {}
@@ -55,6 +56,12 @@ class GradNormWeights:
                 grads = torch.autograd.grad(weighted.square().mean(), params, retain_graph=True, allow_unused=True)
                 out[name] = float(torch.sqrt(sum(g.square().sum() for g in grads if g is not None)))
         return out
+
+    def _point_rows(self, objective: Objective) -> PointRows:
+        """The per-point route for `objective`, kept between updates, so that a failure is met and said once."""
+        if self.rows is None or self.rows.objective is not objective:
+            self.rows = PointRows(objective)
+        return self.rows
 
     def _trace_batch(self, group: TermGroup) -> dict[str, torch.Tensor]:
         """The points of a group the batched-backward traces are taken at: at most `trace_points`, evenly spread

@@ -29,7 +29,7 @@ from .metrics import ReferenceSet, reference_set
 from .nets import NETWORKS, Constrained, LinearTaps, layer_taps
 from .operators import AutogradEngine, Derivatives, JetEngine
 from .optim import PHASES, ObjectiveView, PhaseOptions, Residuals, Sizes
-from .point_jacobians import point_jacobians
+from .point_jacobians import PointRows
 from .pdes import resolve
 from .problem import Problem, ProblemError
 from .quantities import Quantities, Quantity
@@ -86,7 +86,7 @@ class Setup:
         objective, processes = self.objective, self.processes
         return ObjectiveView(lambda: objective.loss()[0],
                              Residuals(lambda: objective.residual_vector()[0], objective.residual_blocks, self.taps,
-                                       point_jacobians(objective), processes, processes and objective.layout),
+                                       PointRows(objective).jacobian, processes, processes and objective.layout),
                              processes)
 
     def redraw(self, options: PhaseOptions) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from itertools import chain
-from typing import Callable, Iterator, Optional
+from typing import Iterator, Optional
 
 import torch
 from torch.func import functional_call, jacrev, vmap
@@ -57,53 +57,60 @@ def applies(objective: Objective, params: list[torch.Tensor]) -> bool:
                                         for n in g.derivatives) for g in objective.groups))
 
 
-def point_jacobians(objective: Objective) -> Callable[[list[torch.Tensor]], Optional[tuple[int, Iterator[Rows]]]]:
-    """For `Residuals.jacobian`: given the parameters, (N, the rows of r and J in chunks), or None where the
-    per-point route does not apply (the caller then takes batched backward passes)."""
-    failed: list[str] = []
+class PointRows:
+    """One objective's rows of r and J point by point, where they apply (`jacobian`, `kernel_traces`). A residual
+    they cannot take (torch.func cannot transform it, or its transform is not affine) is said once in the log and
+    remembered: every later call returns None at once, and the caller takes batched backward passes."""
 
-    def rows(params: list[torch.Tensor]) -> Optional[tuple[int, Iterator[Rows]]]:
-        if failed or not applies(objective, params):
+    def __init__(self, objective: Objective):
+        self.objective = objective
+        self.failure: Optional[str] = None  # why the rows could not be taken, once they could not
+
+    def jacobian(self, params: list[torch.Tensor]) -> Optional[tuple[int, Iterator[Rows]]]:
+        """For `Residuals.jacobian`: (N, the rows of r and J in chunks), or None where the route does not apply."""
+        if not self.applies(params):
             return None
+        objective = self.objective
         layout = _layout(objective)
         groups = [_group_rows(objective, params, g, width, starts, _scales(objective, g, width))
                   for g, width, starts in layout]
         try:  # each group's first chunk now: a residual torch.func cannot transform shows here, not mid-step
             firsts = [next(rows_of_group) for rows_of_group in groups]
-        except Exception as err:  # say so once, and take the other route
-            failed.append(str(err))
-            log.info("per-point Jacobian rows unavailable (%s: %s); using batched backward passes",
-                     type(err).__name__, str(err).splitlines()[0] if str(err) else "")
-            return None
+        except Exception as err:
+            return self._unavailable(err)
         n = sum(len(g.batch["points"]) * sum(width.values()) for g, width, _ in layout)
         return n, chain.from_iterable(chain([first], rest) for first, rest in zip(firsts, groups))
 
-    return rows
+    def kernel_traces(self, params: list[torch.Tensor]) -> Optional[dict[str, float]]:
+        """Each term's mean over its point-weighted entries r_i of |grad r_i|^2 (the mean diagonal of its neural
+        tangent kernel, as `[loss.balance] scheme = "ntk"` needs); None where the route does not apply."""
+        if not self.applies(params):
+            return None
+        sums: dict[str, float] = {}
+        counts: dict[str, int] = {}
+        try:
+            for g, width, starts in _layout(self.objective):
+                columns, per_point_rows = {}, 0  # each term's rows within one point's
+                for name, k in width.items():
+                    columns[name], per_point_rows = slice(per_point_rows, per_point_rows + k), per_point_rows + k
+                for _, _, J in _group_rows(self.objective, params, g, width, starts, dict.fromkeys(width, 1.0)):
+                    per_point = J.reshape(-1, per_point_rows, J.shape[1])
+                    for name, part in columns.items():
+                        sums[name] = sums.get(name, 0.0) + float(per_point[:, part].square().sum())
+                for name, k in width.items():
+                    counts[name] = counts.get(name, 0) + len(g.batch["points"]) * k
+        except Exception as err:
+            return self._unavailable(err)
+        return {name: total / counts[name] for name, total in sums.items()}
 
+    def applies(self, params: list[torch.Tensor]) -> bool:
+        """Whether the rows can be taken for `params` (and have not failed before)."""
+        return self.failure is None and applies(self.objective, params)
 
-def kernel_traces(objective: Objective, params: list[torch.Tensor]) -> Optional[dict[str, float]]:
-    """Each term's mean over its point-weighted entries r_i of |grad r_i|^2 (the mean diagonal of its neural
-    tangent kernel, as `[loss.balance] scheme = "ntk"` needs), point by point; None where the per-point route
-    does not apply (the caller then takes batched backward passes)."""
-    if not applies(objective, params):
+    def _unavailable(self, err: Exception) -> None:
+        self.failure = f"{type(err).__name__}: {str(err).splitlines()[0]}" if str(err) else type(err).__name__
+        log.info("per-point Jacobian rows unavailable (%s); using batched backward passes", self.failure)
         return None
-    sums: dict[str, float] = {}
-    counts: dict[str, int] = {}
-    try:
-        for g, width, starts in _layout(objective):
-            columns, per_point_rows = {}, 0  # each term's rows within one point's
-            for name, k in width.items():
-                columns[name], per_point_rows = slice(per_point_rows, per_point_rows + k), per_point_rows + k
-            for _, _, J in _group_rows(objective, params, g, width, starts, dict.fromkeys(width, 1.0)):
-                per_point = J.reshape(-1, per_point_rows, J.shape[1])
-                for name, part in columns.items():
-                    sums[name] = sums.get(name, 0.0) + float(per_point[:, part].square().sum())
-            for name, k in width.items():
-                counts[name] = counts.get(name, 0) + len(g.batch["points"]) * k
-    except Exception as err:  # a residual torch.func cannot transform: the other route
-        log.info("per-point Jacobian rows unavailable (%s); using batched backward passes", type(err).__name__)
-        return None
-    return {name: total / counts[name] for name, total in sums.items()}
 
 
 def _scales(objective: Objective, group: TermGroup, width: dict[str, int]) -> dict[str, float]:
@@ -166,7 +173,7 @@ def _transform_columns(objective: Objective, group: TermGroup) -> tuple[tuple[tu
     if plan is None:
         return (), {}
     rows, points = tuple(plan[1]), group.batch["points"]
-    jets = objective.engine.affine.get(model, points, rows, first_use=True) or AffineJets.of(model, points, rows)
+    jets = objective.engine.affine.get(model, points, rows, first_use=True)
     if jets is None:
         raise ValueError("the output transform is not affine in the network's outputs")
     return rows, {AFFINE + k: v.movedim(-1, 0) for k, v in vars(jets).items()}

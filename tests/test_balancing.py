@@ -11,7 +11,7 @@ from pinnkit.balancing import GradNormWeights
 from pinnkit.build import build
 from pinnkit.config import load
 from pinnkit.loss import Objective, point_weighted
-from pinnkit.point_jacobians import kernel_traces
+from pinnkit.point_jacobians import PointRows
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -57,7 +57,7 @@ def test_the_ntk_traces_point_by_point_equal_one_backward_pass_per_entry(case, o
     the entries taken one at a time by autograd."""
     setup = build(load(case, ("model.compile=false", "model.width=8", "model.depth=2", *overrides)))
     objective, params = setup.objective, list(setup.model.parameters())
-    assert kernel_traces(objective, params) is not None
+    assert PointRows(objective).kernel_traces(params) is not None
     traces = GradNormWeights({}, 0.0, "ntk").norms(objective)
     expected = {}
     for g in objective.groups:
@@ -70,6 +70,20 @@ def test_the_ntk_traces_point_by_point_equal_one_backward_pass_per_entry(case, o
     assert set(traces) == set(expected)
     for name, value in expected.items():
         assert traces[name] == pytest.approx(value, rel=1e-10)
+
+
+def test_a_transform_the_ntk_traces_cannot_take_point_by_point_is_met_once(caplog):
+    """Under an output transform not affine in the network's outputs the traces come from batched backward
+    passes, and the per-point route, tried once and said once in the log, is not tried again at later updates."""
+    setup = build(load(ROOT / "problems" / "poisson_accurate.toml",
+                       ("model.compile=false", "model.width=8", "model.depth=2", "points.interior=30")))
+    setup.model.transform = lambda c, raw: {"u": c["x"] * (1 - c["x"]) * torch.tanh(raw["u"])}
+    balance = GradNormWeights({}, 0.0, "ntk")
+    with caplog.at_level("INFO", logger="pinnkit"):
+        first, second = balance.norms(setup.objective), balance.norms(setup.objective)
+    assert caplog.text.count("per-point Jacobian rows unavailable (ValueError: the output transform is not "
+                             "affine") == 1
+    assert first == second and first["pde"] > 0
 
 
 @pytest.mark.parametrize("scheme", ["grad_norm", "ntk"])

@@ -13,7 +13,9 @@ import torch
 import pinnkit
 from pinnkit.build import build
 from pinnkit.cli import main
+from pinnkit.affine import AffineJets
 from pinnkit.config import load
+from pinnkit.distributed import Shard
 from pinnkit.optim import (EnergyNaturalGradient, GaussNewtonCG, LevenbergMarquardt, MemoryBudgetError, Residuals,
                            SketchedGaussNewton, minimize)
 from pinnkit.optim.gauss_newton import DampedSystem, check_memory, jacobian
@@ -444,6 +446,25 @@ def test_point_by_point_jacobian_equals_the_batched_backward_one(case, overrides
     r_batched, J_batched = jacobian(Residuals(residuals.vector, residuals.blocks), params, 1.0)
     torch.testing.assert_close(r, r_batched, rtol=0, atol=1e-14)
     torch.testing.assert_close(J, J_batched, rtol=0, atol=1e-14)
+
+
+def test_a_process_share_keeps_the_transform_jets_of_its_points(monkeypatch):
+    """On a process's share of the points the engine keeps the output transform's coefficient jets as on all of
+    them (the share's tensor is not seen as a view): two losses and two per-point Jacobians differentiate it once."""
+    setup = build(load("burgers", ("model.compile=false", "model.width=12", "model.depth=2", "points.interior=80")))
+    objective, params = setup.objective, list(setup.model.parameters())
+    objective.shard = Shard(1, 2)
+    objective.to(setup.device, torch.float64)
+    of, calls = AffineJets.of.__func__, []
+    monkeypatch.setattr(AffineJets, "of", classmethod(lambda cls, *args: calls.append(1) or of(cls, *args)))
+    residuals = setup.view().residuals
+    assert residuals.jacobian(params) is not None and len(objective.groups[0].batch["points"]) == 40
+    for _ in range(2):
+        objective.loss()
+        r, J = jacobian(residuals, params, 1.0)
+    r_batched, J_batched = jacobian(Residuals(residuals.vector, residuals.blocks), params, 1.0)
+    torch.testing.assert_close(J, J_batched, rtol=0, atol=1e-14)
+    assert len(calls) == 1
 
 
 def test_the_per_point_route_stands_aside_where_it_cannot_apply(burgers, caplog):
