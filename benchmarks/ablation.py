@@ -1,15 +1,16 @@
-"""Which training technique makes the difference on a time-dependent case: an ablation over seeds.
+"""Which training technique makes the difference on a case (most of them made for time-dependent ones): an
+ablation over seeds.
 
     python benchmarks/ablation.py --case allen_cahn --variants default causal balance ssbroyden \
         --seeds 0 1 2 [--seconds 900]
 
 Each variant is the case's shipped TOML plus a few overrides (`VARIANTS`): causal weights in time, balanced
 term weights (by gradient norms or by NTK traces), residual-based attention, the L-BFGS-B phase replaced by
-SSBroyden in float64, or time-marching over 8 windows (the initial values continued exactly where the case's
+SSBroyden in float64, time-marching over 8 windows (the initial values continued exactly where the case's
 are exact, `march`, or as loss terms, `march_soft`), each window with a quarter of the case's iterations or
-less. `--seconds` caps the last phase's wall time (in each window). Prints the median and range of the
-relative L2 error of u per variant and writes
-benchmarks/results/ablation_<case>.json with every run's error-against-time trace (keeping the runs of
+less, or the warmup's last layer fitted by least squares every 10 steps (`last_layer`). `--seconds` caps the
+last phase's wall time (in each window). Prints the median and range of the relative L2 error of u per variant
+and writes benchmarks/results/ablation_<case>.json with every run's error-against-time trace (keeping the runs of
 earlier and concurrent invocations that this one does not repeat).
 """
 from __future__ import annotations
@@ -37,6 +38,7 @@ VARIANTS = {  # name -> overrides of the shipped TOML
     "causal+ssbroyden": ["loss.causal={chunks = 32}", "phases[0].reweight_every=10", f"phases[1]={SSBROYDEN}"],
     "march": MARCH,
     "march_soft": MARCH + ["model.hard_constraints=false", "points.initial=512"],
+    "last_layer": ["phases[0].last_layer_every=10"],
 }
 
 

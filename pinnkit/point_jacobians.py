@@ -47,12 +47,13 @@ class GroupRows(torch.nn.Module):
 
 
 def applies(objective: Objective, params: list[torch.Tensor]) -> bool:
-    """Whether every residual is a pure tensor function of exactly `params`, the MLP's weights (an output transform
-    over it must be affine in its outputs too, which its rows check: `_transform_columns`)."""
-    model, weights = objective.model, list(objective.model.parameters())
+    """Whether every residual is a pure tensor function of the MLP's weights and `params` are some of them (each
+    once; an output transform over it must be affine in its outputs too, which its rows check:
+    `_transform_columns`)."""
+    model, weights = objective.model, {id(w) for w in objective.model.parameters()}
     net = model.net if isinstance(model, Constrained) else model
     return (isinstance(objective.engine, JetEngine) and isinstance(net, MLP)
-            and len(params) == len(weights) and all(p is w for p, w in zip(params, weights))
+            and len({id(p) for p in params}) == len(params) and all(id(p) in weights for p in params)
             and all(g.pointwise and all(len(parse(n, objective.coords, objective.fields)[1]) <= 2
                                         for n in g.derivatives) for g in objective.groups))
 
@@ -141,7 +142,8 @@ def _group_rows(objective: Objective, params: list[torch.Tensor], group: TermGro
     n, per_point = len(group.batch["points"]), sum(width.values())
     rows, columns = _transform_columns(objective, group)
     module = GroupRows(objective, group, scales, rows)
-    names = [f"model.{name}" for name, _ in objective.model.named_parameters()]
+    name_of = {id(w): f"model.{name}" for name, w in objective.model.named_parameters()}
+    names = [name_of[id(p)] for p in params]  # J's columns in the order of `params`; the other weights held
     weights = dict(zip(names, (p.detach() for p in params)))
 
     def residual(weights: dict[str, torch.Tensor], row: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:

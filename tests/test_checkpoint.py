@@ -112,6 +112,16 @@ def test_gncg_resumes_exactly(monkeypatch, tmp_path):
     assert _rows(pinnkit.resume(stopped.run_dir).run_dir) == _rows(whole.run_dir)
 
 
+def test_a_run_with_fits_resumes_exactly(monkeypatch, tmp_path):
+    """The last-layer fits of the Adam phase (`last_layer_every`) hold no state: a resume repeats them exactly."""
+    overrides = [o for o in TINY if o != "model.engine=autograd"] + [  # the fits need the jets' layer taps
+        "model.compile=false", "phases[0].last_layer_every=4", "phases[0].last_layer_steps=2"]
+    whole = pinnkit.solve(BURGERS, overrides, out=tmp_path / "whole")
+    stopped = _solve_interrupted(monkeypatch, tmp_path / "run", overrides, "adam", 13)
+    assert stopped.status == "interrupted"
+    assert _rows(pinnkit.resume(stopped.run_dir).run_dir) == _rows(whole.run_dir)
+
+
 def test_scipy_phase_restarts_from_the_checkpointed_weights_and_says_so(monkeypatch, tmp_path):
     overrides = TINY[:-2] + ["phases[1].optimizer=lbfgsb", "phases[1].iterations=20"]
     stopped = _solve_interrupted(monkeypatch, tmp_path / "run", overrides, "lbfgsb", 9)
