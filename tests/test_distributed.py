@@ -54,6 +54,9 @@ KOVASZNAY = {  # the forward-jet engine (per-point Jacobian rows), residual-base
                {"optimizer": "gncg", "iterations": 3, "cg_iterations": 50, "damping": 0.1}],
     "output": {"log_every": 2},
 }
+FITTED = {**KOVASZNAY, "loss": {"weights": {"bc": 10.0}},  # the warmup's last layer fitted (Levenberg-Marquardt),
+          "phases": [{"optimizer": "adam", "iterations": 8, "lr": 5e-3, "last_layer_every": 3,  # damped as ENGD
+                      "last_layer_steps": 2, "last_layer_damping": 1e-3}, {"optimizer": "lbfgs", "iterations": 4}]}
 LOOSER = {"gncg": 1e-4}  # truncated CG amplifies rounding: reordering its sums in one process moves it as much
 RESUMED = {**BURGERS, "phases": [{"optimizer": "adam", "iterations": 12, "lr": 5e-3},
                                  {"optimizer": "lbfgs", "iterations": 8}],
@@ -156,7 +159,7 @@ def _assert_same_history(rows, reference):
             assert float(row[key]) == pytest.approx(expected, rel=tolerance, abs=0), (key, ref["step"])
 
 
-@pytest.mark.parametrize("config", [BURGERS, KOVASZNAY], ids=["burgers", "kovasznay"])
+@pytest.mark.parametrize("config", [BURGERS, KOVASZNAY, FITTED], ids=["burgers", "kovasznay", "last-layer-fits"])
 def test_two_processes_take_the_steps_one_takes_on_all_the_points(config, tmp_path):
     one = pinnkit.solve(config, out=tmp_path / "one")
     runs = tmp_path / "runs"

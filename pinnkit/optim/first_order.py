@@ -9,7 +9,7 @@ gradient steps then move the hidden layers, the basis, for a last layer that is 
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Literal, Optional
 
 import torch
 from pydantic import Field, model_validator
@@ -35,6 +35,9 @@ class FirstOrderOptions(PhaseOptions):
                                   "the last of `iterations`; 0: never")
     last_layer_steps: int = Field(1, gt=0, le=100, description="Levenberg-Marquardt steps per fit: one is exact "
                                   "where the residual is linear in the last layer (a linear PDE)")
+    last_layer_damping: Optional[float] = Field(None, gt=0, le=1, description="the fit's first damping, times the "
+                                                "largest diagonal entry of J^T J (default: 1e4 times the working "
+                                                "precision's machine epsilon)")
 
     @model_validator(mode="after")
     def _check_min_lr(self) -> "FirstOrderOptions":
@@ -79,13 +82,13 @@ class FirstOrderPhase(OptimizerPhase):
 
     def step(self, k: int) -> Step:
         if self.options.last_layer_every and k % self.options.last_layer_every == 0:
-            fit_last_layer(self.residuals, self.options.last_layer_steps)
+            fit_last_layer(self.residuals, self.options.last_layer_steps, self.options.last_layer_damping)
         for group in self.optimizer.param_groups:
             group["lr"] = self.learning_rate(k)
         loss = self.optimizer.step(self.evaluate)
         project(self.groups)
         if self.options.last_layer_every and k + 1 == self.options.iterations:  # hand the next phase a fitted layer
-            loss = fit_last_layer(self.residuals, self.options.last_layer_steps)
+            loss = fit_last_layer(self.residuals, self.options.last_layer_steps, self.options.last_layer_damping)
         return Step(loss.detach())
 
 
@@ -93,13 +96,14 @@ LAST_LAYER_NEEDS = ('last_layer_every needs the linear layers the residual passe
                     'model.engine = "jet"')
 
 
-def fit_last_layer(residuals: Residuals, steps: int) -> torch.Tensor:
+def fit_last_layer(residuals: Residuals, steps: int, damping: Optional[float] = None) -> torch.Tensor:
     """`steps` Levenberg-Marquardt steps over the last linear layer r passes through (`Residuals.taps`), the other
-    parameters held, from a damping near the working precision's: where r is linear in that layer, the first is
-    its least-squares fit. Each step lowers ||r||^2 or leaves the layer as it was; returns ||r||^2 after them."""
+    parameters held, from `damping` (relative; default near the working precision's): where r is linear in that
+    layer, the first is its least-squares fit. Each step lowers ||r||^2 or leaves the layer as it was; returns
+    ||r||^2 after them."""
     weight, bias = residuals.taps.layers[-1]
     layer = [p for p in (weight, bias) if p is not None]
-    solver = LevenbergMarquardt(layer, damping=1e4 * torch.finfo(weight.dtype).eps)
+    solver = LevenbergMarquardt(layer, damping=damping or 1e4 * torch.finfo(weight.dtype).eps)
     for _ in range(steps):
         loss = solver.step(residuals)
     return loss
