@@ -19,6 +19,9 @@ from .lm import LevenbergMarquardt
 from .params import parameters, project
 from .phase import OptimizerPhase, PhaseOptions, Sizes, Step
 
+LAST_LAYER_NEEDS = ('last_layer_every needs the linear layers the residual passes through: pinnkit\'s MLP with '
+                    'model.engine = "jet"')
+
 
 class FirstOrderOptions(PhaseOptions):
     """Learning rate and its schedule: constant, exponential decay, or cosine annealing."""
@@ -90,10 +93,6 @@ class FirstOrderPhase(OptimizerPhase):
         if self.options.last_layer_every and k + 1 == self.options.iterations:  # hand the next phase a fitted layer
             loss = fit_last_layer(self.residuals, self.options.last_layer_steps, self.options.last_layer_damping)
         return Step(loss.detach())
-
-
-LAST_LAYER_NEEDS = ('last_layer_every needs the linear layers the residual passes through: pinnkit\'s MLP with '
-                    'model.engine = "jet"')
 
 
 def fit_last_layer(residuals: Residuals, steps: int, damping: Optional[float] = None) -> torch.Tensor:
