@@ -69,6 +69,7 @@ def overrides(args: argparse.Namespace, net: str) -> list[str]:
     return [f"model.depth={depth}", f"model.width={width}", "model.hard_constraints=true",
             f"points.interior={args.points}", f"dtype={args.dtype}", f"phases[0].iterations={args.adam}",
             "phases[0].lr=1e-3", f"phases[1].iterations={args.lbfgs}", f"phases[1].dtype={args.dtype}",
+            "phases[1].history_size=50",  # DeepXDE's maxcor below
             f"phases[1].max_evaluations={int(1.25 * args.lbfgs)}", f"output.log_every={log_every}", *args.overrides]
 
 

@@ -129,18 +129,19 @@ def from_runs(case: str, folders: list[Path], path: Path, extra: list[str]) -> N
 
 def default_runs(case: str) -> list[tuple[float, float]]:
     """(final error of the worst field, wall seconds) of each measured run of a shipped default: from
-    problems.json, else the `default` variant of ablation_<case>.json, else burgers.json (benchmarks/burgers.py)."""
+    problems.json, else for Burgers burgers.json (benchmarks/burgers.py, the seeds of that default), else the
+    `default` variant of ablation_<case>.json."""
     results = ROOT / "benchmarks" / "results"
-    if (path := results / "problems.json").exists():
-        found = [(worst(r["rel_l2"]), r["seconds"]) for r in json.loads(path.read_text())["runs"] if r["case"] == case]
-        if found:
-            return found
-    if (path := results / f"ablation_{case}.json").exists():
-        return [(worst(r["rel_l2"]), r["seconds"]) for r in json.loads(path.read_text())["runs"]
-                if r["variant"] == "default"]
-    if case == "burgers" and (path := results / "burgers.json").exists():
-        return [(r["rel_l2_u"], r["seconds"]) for r in json.loads(path.read_text())["runs"]]
-    return []
+
+    def runs(name: str) -> list[dict[str, Any]]:
+        path = results / name
+        return json.loads(path.read_text())["runs"] if path.exists() else []
+
+    sources = [lambda: [(worst(r["rel_l2"]), r["seconds"]) for r in runs("problems.json") if r["case"] == case],
+               lambda: [(r["rel_l2_u"], r["seconds"]) for r in runs("burgers.json")] if case == "burgers" else [],
+               lambda: [(worst(r["rel_l2"]), r["seconds"]) for r in runs(f"ablation_{case}.json")
+                        if r["variant"] == "default"]]
+    return next((found for source in sources if (found := source())), [])
 
 
 def marched(case: str) -> bool:

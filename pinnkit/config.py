@@ -423,7 +423,20 @@ def set_value(raw: dict, path: str, value: Any) -> None:
         _check_index(node, last, path)
     elif not isinstance(node, dict):
         raise ConfigError(f"--set {path}: {_render(keys[:-1])} is not a table")
+    if keys[0] == "phases" and len(keys) == 3 and last == "optimizer" and value in PHASES:
+        _drop_keys_not_of(node, value)
     node[last] = value
+
+
+def _drop_keys_not_of(phase: dict, optimizer: str) -> None:
+    """Switching a phase's optimizer (`phases[1].optimizer=lm`) drops the keys the new one does not take, such
+    as an L-BFGS-B `history_size` under `adam`: they belonged to the optimizer replaced. The keys it does take
+    (iterations, dtype, resampling, ...) stay."""
+    if phase.get("optimizer") == optimizer:
+        return
+    known = PHASES[optimizer].Options.model_fields
+    for key in [k for k in phase if k not in known]:
+        del phase[key]
 
 
 def _child(node: Any, key: Union[str, int], default: Any, path: str) -> Any:

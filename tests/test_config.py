@@ -34,6 +34,18 @@ def test_overrides_reach_nested_and_indexed_keys():
     assert cfg.phases[1].optimizer == "adam" and cfg.phases[1].dtype == "float64"
 
 
+def test_switching_a_phase_optimizer_drops_the_keys_only_the_old_one_takes():
+    """burgers.toml's L-BFGS-B phase sets `history_size`: Adam has no such key, the native L-BFGS has."""
+    assert load(BURGERS).phases[1].history_size == 100
+    adam = load(BURGERS, ("phases[1].optimizer=adam",)).phases[1]
+    assert adam.optimizer == "adam" and "history_size" not in type(adam).model_fields and adam.iterations == 9000
+    assert load(BURGERS, ("phases[1].optimizer=lbfgs",)).phases[1].history_size == 100
+    with pytest.raises(ConfigError, match=r"phases\[1\]\.history_size: unknown key"):
+        load(BURGERS, ("phases[1].optimizer=adam", "phases[1].history_size=10"))
+    with pytest.raises(ConfigError, match=r"phases\[1\]\.optimizer"):
+        load(BURGERS, ("phases[1].optimizer=nosuch",))
+
+
 def test_trainable_parameter_table():
     cfg = load(BURGERS, ("problem.parameters.nu={init = 0.05, bounds = [0.0, 0.1], trainable = true}",))
     nu = cfg.problem.parameters["nu"]
