@@ -137,11 +137,10 @@ def default_runs(case: str) -> list[tuple[float, float]]:
         path = results / name
         return json.loads(path.read_text())["runs"] if path.exists() else []
 
-    sources = [lambda: [(worst(r["rel_l2"]), r["seconds"]) for r in runs("problems.json") if r["case"] == case],
-               lambda: [(r["rel_l2_u"], r["seconds"]) for r in runs("burgers.json")] if case == "burgers" else [],
-               lambda: [(worst(r["rel_l2"]), r["seconds"]) for r in runs(f"ablation_{case}.json")
-                        if r["variant"] == "default"]]
-    return next((found for source in sources if (found := source())), [])
+    sources = [[(worst(r["rel_l2"]), r["seconds"]) for r in runs("problems.json") if r["case"] == case],
+               [(r["rel_l2_u"], r["seconds"]) for r in runs("burgers.json")] if case == "burgers" else [],
+               [(worst(r["rel_l2"]), r["seconds"]) for r in runs(f"ablation_{case}.json") if r["variant"] == "default"]]
+    return next((found for found in sources if found), [])
 
 
 def marched(case: str) -> bool:

@@ -48,8 +48,8 @@ def arguments() -> argparse.Namespace:
 def schedules(args: argparse.Namespace, out: Path) -> dict:
     """(a): each schedule as a full solve of burgers.toml with overrides (logging only at the phase ends)."""
     common = [*BURGERS_8X20, f"phases[0].iterations={args.warmup}", f"phases[1].iterations={args.lbfgs}",
-              "phases[1].history_size=50", f"points.interior={args.interior}",
-              f"output.log_every={max(args.warmup, args.lbfgs)}"]  # 50 pairs: as torch_lbfgs keeps
+              "phases[1].history_size=50",  # the pairs torch_lbfgs keeps
+              f"points.interior={args.interior}", f"output.log_every={max(args.warmup, args.lbfgs)}"]
     named = {"Adam->L-BFGS-B": [], "Adam->L-BFGS": ["phases[1].optimizer=lbfgs"],
              "AdaHessian->L-BFGS-B": ["phases[0].optimizer=adahessian", f"phases[0].lr={args.adahessian_lr}"]}
     # a throwaway solve first, so that one-time start-up costs do not land on the first schedule
